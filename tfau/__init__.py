@@ -1,0 +1,9 @@
+"""tfau: facial Action Unit estimation in TensorFlow / Keras 3.
+
+Importing ``tfau`` is cheap: TensorFlow, OpenCV and dlib are imported only by the
+submodules that need them (``tfau.face`` imports cv2/dlib on first use).
+"""
+
+__version__ = "0.1.0"
+
+from tfau import aus  # noqa: F401  (pure Python catalogue)
