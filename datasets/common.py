@@ -11,6 +11,7 @@ pipeline (``tfau.data``) reads them all:
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow_datasets as tfds
 
 from tfau import aus as aus_lib
@@ -23,12 +24,12 @@ def example_features(protocol: aus_lib.Protocol) -> tfds.features.FeaturesDict:
     n = protocol.n_aus
     return tfds.features.FeaturesDict({
         "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3), encoding_format="jpeg"),
-        "landmarks": tfds.features.Tensor(shape=(N_LANDMARKS, 2), dtype="float32"),
-        "labels": tfds.features.Tensor(shape=(n,), dtype="float32"),
-        "label_mask": tfds.features.Tensor(shape=(n,), dtype="float32"),
+        "landmarks": tfds.features.Tensor(shape=(N_LANDMARKS, 2), dtype=np.float32),
+        "labels": tfds.features.Tensor(shape=(n,), dtype=np.float32),
+        "label_mask": tfds.features.Tensor(shape=(n,), dtype=np.float32),
         "subject": tfds.features.Text(),
         "sequence": tfds.features.Text(),
-        "frame": tfds.features.Scalar(dtype="int32"),
+        "frame": tfds.features.Scalar(dtype=np.int32),
     })
 
 
