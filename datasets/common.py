@@ -51,6 +51,12 @@ BP4D_FOLDS = (
 # FERA 2015 intensity protocol: odd-numbered subjects train, even-numbered are the devel set.
 BP4D_FERA_TRAIN = tuple(f"F{i:03d}" for i in range(1, 24, 2)) + tuple(f"M{i:03d}" for i in range(1, 19, 2))
 BP4D_FERA_DEVEL = tuple(f"F{i:03d}" for i in range(2, 24, 2)) + tuple(f"M{i:03d}" for i in range(2, 19, 2))
+# BP4D+ has no published fold list. tfau's own deterministic subject-exclusive split: the 140
+# subjects sorted (F001-F082, then M001-M058) and dealt round-robin into the 3 parts, so both
+# sexes spread evenly: 47 / 47 / 46 subjects (28+19, 27+20, 27+19 females+males).
+BP4D_PLUS_SUBJECTS = (tuple(f"F{i:03d}" for i in range(1, 83))
+                      + tuple(f"M{i:03d}" for i in range(1, 59)))
+BP4D_PLUS_FOLDS = tuple(BP4D_PLUS_SUBJECTS[k::3] for k in range(3))
 
 FOLD_SPLITS = ("fold1", "fold2", "fold3")
 

@@ -1,0 +1,80 @@
+"""BP4D-Spontaneous (Zhang et al. 2014): 41 subjects x 8 tasks, AU occurrence and intensity.
+
+Splits ``fold1``..``fold3`` are the subject-exclusive parts of ``common.BP4D_FOLDS`` (the
+JAA-Net / ROI-GCN / RE-Net 3-fold protocol); the ``intensity`` config adds the FERA 2015
+``train`` / ``devel`` partition (``common.BP4D_FERA_TRAIN`` / ``BP4D_FERA_DEVEL``), which holds
+the same frames as the folds, partitioned differently.
+"""
+from __future__ import annotations
+
+import tensorflow_datasets as tfds
+
+from tfau_datasets import au_builder_lib as lib
+from tfau_datasets import common
+
+MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+BP4D is licensed: request it from Binghamton University
+(https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html) and place (or link) what
+you received in the manual directory (or pass --manual_dir), the dataset root at most two folder
+levels down. Either layout works (detected):
+
+  Binghamton release                          FERA 2015 package (no landmarks: dlib detects faces)
+  <root>/2D+3D/F001.zip  (F001/T1/0000.jpg)    <root>/BP4D-training/F001/T1/0000.jpg
+  <root>/2DFeatures/F001_T1.mat                <root>/AUCoding/F001_T1.csv
+  <root>/AUCoding/AU_OCC/F001_T1.csv           <root>/AU Intensity Codes3.0/AU06/F001_T1_AU06.csv
+  <root>/AUCoding/AU_INT/AU06/F001_T1_AU06.csv
+
+Names are matched case-insensitively; a subset of the 41 subjects is fine.
+"""
+
+_CITATION = """\
+@article{zhang2014bp4d,
+  title={{BP4D-Spontaneous}: a high-resolution spontaneous 3D dynamic facial expression database},
+  author={Zhang, Xing and Yin, Lijun and Cohn, Jeffrey F. and Canavan, Shaun and Reale, Michael
+          and Horowitz, Andy and Liu, Peng and Girard, Jeffrey M.},
+  journal={Image and Vision Computing}, volume={32}, number={10}, pages={692--706}, year={2014}
+}
+"""
+
+FOLD_SPLITS = dict(zip(common.FOLD_SPLITS, common.BP4D_FOLDS))
+FERA_SPLITS = {"train": common.BP4D_FERA_TRAIN, "devel": common.BP4D_FERA_DEVEL}
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """BP4D aligned faces with AU occurrence (12 AUs) or intensity (5 AUs) labels."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
+    BUILDER_CONFIGS = [
+        lib.Bp4dConfig(name="occurrence", protocol="bp4d_occurrence",
+                       description="12 AUs, occurrence 0/1 (9 = not coded -> label_mask 0); "
+                       "splits fold1-3"),
+        lib.Bp4dConfig(name="intensity", protocol="bp4d_intensity",
+                       description="5 AUs (FERA 2015), intensity 0-5 (9 = not coded -> "
+                       "label_mask 0); splits fold1-3, train, devel"),
+    ]
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        return self.dataset_info_from_configs(
+            features=common.example_features(self.builder_config.get_protocol()),
+            homepage="https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html",
+            citation=_CITATION,
+        )
+
+    def _splits(self):
+        splits = dict(FOLD_SPLITS)
+        if self.builder_config.get_protocol().task == "intensity":
+            splits.update(FERA_SPLITS)
+        return splits
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        plan = lib.Bp4dPlan.create(dl_manager.manual_dir, self.builder_config, "bp4d",
+                                   self._splits(), "BP4D_FOLDS / BP4D_FERA_TRAIN / BP4D_FERA_DEVEL")
+        return {split: self._generate_examples(plan, subjects, split)
+                for split, subjects in plan.members.items()}
+
+    def _generate_examples(self, plan: lib.Bp4dPlan, subjects, split: str = ""):
+        tally = lib.Tally(f"bp4d/{self.builder_config.name} {split}")
+        make_face = lib.FaceMaker("bp4d49", tally, redetect=self.builder_config.redetect)
+        yield from lib.bp4d_generate(plan.layout, subjects, plan.labels_of, make_face, tally)

@@ -1,0 +1,108 @@
+"""G2RL (Fan & Lin, IJCAI 2020): ResNet-Deconv guided by geometric knowledge.
+
+Training adds two modules on top of the ResNet-Deconv heatmap model:
+
+- ``LandmarkGCN``: landmarks ``[B, 68, 2]`` -> geometric vector ``G`` ``[B, 256]``;
+- ``KnowledgeProjection`` ``W``: the feature maps ``M`` before the final 1x1 conv -> ``W M``
+  ``[B, 256]`` (pooled to 8x8 first by default; see ``tfau.layers.knowledge_projection``),
+
+and the loss ``lambda * L_G + (1 - lambda) * L_S`` with ``L_G = ||G - W M||^2``
+(``knowledge_projection_loss``, per-element mean by default) and ``L_S`` the heatmap MSE,
+lambda = 0.05. Both modules run only in training mode and only when the features carry
+``landmarks``; evaluation (``training=False``) reports the heatmap term alone (the ``loss`` of
+``evaluate`` is ``(1 - lambda) * L_S``; ``heatmap_loss`` is ``L_S``). ``serving_model()`` has
+neither module: inference costs exactly the baseline's.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from tfau.models.base import register_model
+from tfau.models.resnet_deconv import ResNetDeconv
+
+G2RL_LAMBDA = 0.05
+
+
+@register_model("g2rl")
+@keras.saving.register_keras_serializable(package="tfau")
+class G2RL(ResNetDeconv):
+    """ResNet-Deconv + geometric knowledge module + knowledge projection (``g2rl``).
+
+    Args (beyond ``ResNetDeconv``'s):
+      g2rl_lambda: weight of ``L_G`` (0.05).
+      gcn_options: kwargs for ``LandmarkGCN`` (GCN widths, adjacency kernel, ...); its output
+        size (``fc_units[-1]``, 256 by default) sets the projection's ``dim``.
+      projection_options: kwargs for ``KnowledgeProjection`` (``pool``, ``pool_size``, ...).
+      geometry_loss_reduction: ``"mean"`` (per element) or ``"sum"`` (squared norm per sample).
+    """
+
+    loss_names = ("heatmap_loss", "geometry_loss")
+    required_targets = ("heatmaps", "labels", "label_mask")
+    required_features = ("image", "landmarks")
+
+    def __init__(
+        self,
+        protocol,
+        g2rl_lambda=G2RL_LAMBDA,
+        gcn_options=None,
+        projection_options=None,
+        geometry_loss_reduction="mean",
+        **kwargs,
+    ):
+        self.g2rl_lambda = float(g2rl_lambda)
+        self.gcn_options = dict(gcn_options or {})
+        self.projection_options = dict(projection_options or {})
+        self.geometry_loss_reduction = geometry_loss_reduction
+        super().__init__(protocol, **kwargs)
+
+    def _build_extras(self):
+        from tfau.layers.knowledge_projection import KnowledgeProjection
+        from tfau.layers.landmark_gcn import LandmarkGCN
+
+        self.geometry = LandmarkGCN(name="geometry", **self.gcn_options)
+        dim = self.geometry.fc_units[-1]
+        self.projection = KnowledgeProjection(dim=dim, name="projection", **self.projection_options)
+        landmarks = keras.Input((68, 2), name="landmarks")
+        self.geometry(landmarks)
+        self.projection(self.encoder.output)
+
+    def call(self, features, training=None):
+        m, maps = self.features_and_maps(self._image(features), training=training)
+        maps = ops.cast(maps, "float32")
+        out = {"au": self.decoder(maps), "maps": maps}
+        landmarks = self._feature(features, "landmarks")
+        if training and landmarks is not None:
+            out["geometry"] = ops.cast(self.geometry(landmarks, training=training), "float32")
+            out["projection"] = ops.cast(self.projection(m, training=training), "float32")
+        return out
+
+    def loss_terms(self, y, y_pred, training=True):
+        from tfau.layers.knowledge_projection import knowledge_projection_loss
+
+        terms = {"heatmap_loss": self.heatmap_loss(y, y_pred)}
+        if "geometry" in y_pred and "projection" in y_pred:
+            terms["geometry_loss"] = knowledge_projection_loss(
+                y_pred["geometry"], y_pred["projection"], reduction=self.geometry_loss_reduction
+            )
+        return terms
+
+    def total_loss(self, terms):
+        loss = (1.0 - self.g2rl_lambda) * terms["heatmap_loss"]
+        if "geometry_loss" in terms:
+            loss = loss + self.g2rl_lambda * terms["geometry_loss"]
+        return loss
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            g2rl_lambda=self.g2rl_lambda,
+            gcn_options=_jsonable(self.gcn_options),
+            projection_options=_jsonable(self.projection_options),
+            geometry_loss_reduction=self.geometry_loss_reduction,
+        )
+        return config
+
+
+def _jsonable(options):
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}

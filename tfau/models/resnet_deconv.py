@@ -1,0 +1,161 @@
+"""ResNet-Deconv: the heatmap-regression baseline of SCC-Heatmap and G2RL ("Baseline" rows).
+
+ResNet-50 -> three 4x4/2 deconvolutions (256, 128, 64 filters, BN, ReLU) -> 1x1 conv (bias,
+linear) to P AU-point heatmaps at S/4 (P from ``tfau.geometry.heatmap_spec``). Loss: MSE over
+every heatmap value, channels of AUs whose label is unknown (``label_mask`` 0) left out.
+``au``: the intensity per AU = max of each heatmap / ``heatmap_scale``, averaged over the AU's
+points (``tfau.targets.decode_heatmaps``, re-implemented with ``keras.ops`` in
+``HeatmapDecoder``). ``heatmap_scale`` must match the peak factor of the targets (1 by default
+in ``tfau.targets``: the peak equals the intensity; the official SCC code uses 255).
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfau import geometry
+from tfau.backbones import DEFAULT_HEAD_FILTERS, build_encoder
+from tfau.models.base import AUModel, masked_map_mse, register_model
+
+
+def points_to_aus_matrix(point_au, n_aus):
+    """``[P, A]`` matrix averaging each AU's points (same as ``tfau.targets``)."""
+    point_au = np.asarray(point_au, np.int64).reshape(-1)
+    m = np.zeros((point_au.size, int(n_aus)), np.float32)
+    m[np.arange(point_au.size), point_au] = 1.0
+    counts = m.sum(axis=0)
+    if (counts == 0).any():
+        raise ValueError(f"AU(s) {np.nonzero(counts == 0)[0].tolist()} have no heatmap point")
+    return m / counts
+
+
+@keras.saving.register_keras_serializable(package="tfau")
+class HeatmapDecoder(keras.layers.Layer):
+    """Heatmaps ``[B, h, w, P]`` -> intensities ``[B, A]``: per-map max / scale, averaged per AU."""
+
+    def __init__(self, point_au, n_aus, scale=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.point_au = [int(p) for p in np.asarray(point_au).reshape(-1)]
+        self.n_aus = int(n_aus)
+        self.scale = float(scale)
+        self._average = points_to_aus_matrix(self.point_au, self.n_aus)
+
+    def call(self, maps):
+        peaks = ops.max(ops.cast(maps, "float32"), axis=(1, 2)) / self.scale
+        return ops.matmul(peaks, ops.convert_to_tensor(self._average, "float32"))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_aus)
+
+    def compute_output_spec(self, maps):
+        return keras.KerasTensor((maps.shape[0], self.n_aus), dtype="float32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(point_au=self.point_au, n_aus=self.n_aus, scale=self.scale)
+        return config
+
+
+@register_model("resnet_deconv")
+@keras.saving.register_keras_serializable(package="tfau")
+class ResNetDeconv(AUModel):
+    """Heatmap-regression AU intensity model (``resnet_deconv``; base of SCC-Heatmap and G2RL).
+
+    Args:
+      protocol: intensity protocol (name, ``Protocol`` or dict); its AUs define the heatmap
+        points through ``tfau.geometry.heatmap_spec``.
+      backbone: ``"resnet50"`` (paper), ``"resnet18"`` or ``"hrnetv2_w18"``.
+      image_size, width, backbone_weights: see ``build_model``.
+      head_filters: deconvolution filters (official SCC code: 256, 128, 64).
+      heatmap_scale: heatmap peak for intensity 1 (must match the targets; tfau default 1).
+    """
+
+    loss_names = ("heatmap_loss",)
+    required_targets = ("heatmaps", "labels", "label_mask")
+
+    def __init__(
+        self,
+        protocol,
+        backbone=None,
+        image_size=256,
+        width=1.0,
+        backbone_weights=None,
+        head_filters=DEFAULT_HEAD_FILTERS,
+        heatmap_scale=1.0,
+        name=None,
+        **kwargs,
+    ):
+        super().__init__(protocol, backbone, image_size, width, backbone_weights, name, **kwargs)
+        self.head_filters = tuple(int(f) for f in head_filters)
+        self.heatmap_scale = float(heatmap_scale)
+        self.spec = geometry.heatmap_spec(self.protocol)
+        self.point_au = np.asarray(self.spec.point_au, np.int32)
+        self.n_points = int(self.point_au.size)
+        self.encoder = build_encoder(
+            self.backbone_name,
+            self.image_size,
+            self.width,
+            backbone_weights,
+            head_filters=self.head_filters,
+            name="encoder",
+            **self._encoder_options(),
+        )
+        self.map_head = keras.layers.Conv2D(
+            self.n_points,
+            1,
+            use_bias=True,
+            kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+            dtype="float32",  # maps regress small values: keep the last conv in float32
+            name="heatmaps",
+        )
+        self.decoder = HeatmapDecoder(self.point_au, self.n_aus, self.heatmap_scale, name="decode")
+        self._build_extras()
+        image = self._symbolic_image()
+        self.decoder(self.map_head(self.encoder(image)))
+        self._finish_build()
+
+    def _encoder_options(self):
+        return {}
+
+    def _build_extras(self):
+        """Hook for training-only modules (G2RL)."""
+
+    # -------------------------------------------------------------------------------- forward
+
+    def features_and_maps(self, image, training=None):
+        features = self.encoder(image, training=training)
+        return features, self.map_head(features)
+
+    def call(self, features, training=None):
+        _, maps = self.features_and_maps(self._image(features), training=training)
+        maps = ops.cast(maps, "float32")
+        return {"au": self.decoder(maps), "maps": maps}
+
+    def serving_model(self):
+        image = self._symbolic_image()
+        maps = self.map_head(self.encoder(image))
+        outputs = {"au": self.decoder(maps), "maps": ops.cast(maps, "float32")}
+        return keras.Model(image, outputs, name=f"{self.name}_serving")
+
+    # -------------------------------------------------------------------------------- loss
+
+    def heatmap_loss(self, y, y_pred):
+        """MSE over all heatmap values; a point's channel counts only if its AU label is known."""
+        pred = y_pred["maps"]
+        mask = y.get("label_mask")
+        if mask is None:
+            mask = ops.ones((ops.shape(pred)[0], self.n_aus), "float32")
+        point_mask = ops.take(ops.cast(mask, "float32"), self.point_au, axis=1)
+        return masked_map_mse(pred, y["heatmaps"], point_mask)
+
+    def loss_terms(self, y, y_pred, training=True):
+        return {"heatmap_loss": self.heatmap_loss(y, y_pred)}
+
+    def total_loss(self, terms):
+        return terms["heatmap_loss"]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(head_filters=list(self.head_filters), heatmap_scale=self.heatmap_scale)
+        return config

@@ -1,0 +1,91 @@
+"""Distribution strategy, precision and determinism, chosen from the environment.
+
+* ``TF_CONFIG`` set (a cluster of workers) -> ``tf.distribute.MultiWorkerMirroredStrategy``
+* more than one local GPU                   -> ``tf.distribute.MirroredStrategy``
+* otherwise                                 -> ``tf.distribute.OneDeviceStrategy`` on GPU:0 or CPU:0
+
+Precision: ``mixed_float16`` when a GPU is visible, ``float32`` on CPU (``--precision`` overrides).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+
+
+def tf_config() -> Optional[dict]:
+    """The parsed ``TF_CONFIG`` environment variable, or None when unset or empty."""
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return None
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON: {e}") from None
+    if not config.get("cluster"):
+        return None
+    return config
+
+
+def make_strategy() -> tf.distribute.Strategy:
+    """The strategy for this process (must run before any other TensorFlow op)."""
+    if tf_config() is not None:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+
+
+def describe(strategy: tf.distribute.Strategy) -> str:
+    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
+
+
+def is_chief(strategy: Optional[tf.distribute.Strategy] = None) -> bool:
+    """True on the process that writes results, checkpoints and exports.
+
+    In a TF_CONFIG cluster the chief is task ``chief``/0, or ``worker``/0 when no chief is listed.
+    """
+    config = tf_config()
+    if config is None:
+        return True
+    task = config.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    if "chief" in config["cluster"]:
+        return kind == "chief"
+    return kind == "worker" and index == 0
+
+
+def worker_id() -> str:
+    config = tf_config()
+    if config is None:
+        return "single"
+    task = config.get("task", {})
+    return f"{task.get('type', 'worker')}{int(task.get('index', 0))}"
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    return precision
+
+
+def set_precision(precision: str = "auto") -> str:
+    """Sets Keras's global dtype policy; returns the policy name used."""
+    policy = resolve_precision(precision)
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def set_determinism(seed: int, deterministic: bool) -> None:
+    """Seeds Python, NumPy, TensorFlow and Keras; optionally makes TF ops deterministic."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
