@@ -955,3 +955,13 @@ class FakeFaceAligner:
             return _FakeResult(False, "no_face", [])
         face = cv2.resize(np.asarray(image, np.uint8), (256, 256))
         return _FakeResult(True, "ok", [_FakeFace(face, geometry.TEMPLATE_68.copy())])
+
+
+def examples_by_split(builder, manual_dir) -> Dict[str, Dict[str, dict]]:
+    """{split: {key: example}} straight from a builder's generators: no TFDS writing, no JPEG
+    encoding (value tests; the TFDS round trip is covered by DatasetBuilderTestCase)."""
+    import types  # pylint: disable=g-import-not-at-top
+
+    generators = builder._split_generators(  # pylint: disable=protected-access
+        types.SimpleNamespace(manual_dir=epath.Path(manual_dir)))
+    return {split: dict(gen) for split, gen in generators.items()}

@@ -61,80 +61,69 @@ def build_metadata(protocol, image_size: int, method: str, outputs: Mapping[str,
     return meta
 
 
-def _make_module(serving, meta: Dict[str, Any]):
+def _serving_functions(serving, meta: Dict[str, Any]):
+    """The three endpoint functions (plain Python; ``ExportArchive`` traces them)."""
     import tensorflow as tf
 
     size = int(meta["image_size"])
     has_maps = "maps" in meta["outputs"]
+    meta_json = json.dumps(meta, sort_keys=True)
 
-    class TfauServing(tf.Module):
-        def __init__(self):
-            super().__init__(name="tfau_serving")
-            self.model = serving
-            self._meta_json = json.dumps(meta, sort_keys=True)
+    def run(images_float):
+        out = serving(images_float, training=False)
+        result = {"au": tf.cast(out["au"], tf.float32)}
+        if has_maps:
+            result["maps"] = tf.cast(out["maps"], tf.float32)
+        return result
 
-        def _run(self, images_float):
-            out = self.model(images_float, training=False)
-            result = {"au": tf.cast(out["au"], tf.float32)}
-            if has_maps:
-                result["maps"] = tf.cast(out["maps"], tf.float32)
-            return result
+    def to_model_size(images):
+        images = tf.cast(images, tf.float32)
+        same = tf.logical_and(tf.equal(tf.shape(images)[1], size),
+                              tf.equal(tf.shape(images)[2], size))
+        return tf.cond(same, lambda: tf.ensure_shape(images, [None, size, size, 3]),
+                       lambda: tf.image.resize(images, [size, size], method="bilinear",
+                                               antialias=True))
 
-        @staticmethod
-        def _resize(images):
-            images = tf.cast(images, tf.float32)
-            if images.shape[1] == size and images.shape[2] == size:
-                return images
-            return tf.cond(
-                tf.logical_and(tf.equal(tf.shape(images)[1], size),
-                               tf.equal(tf.shape(images)[2], size)),
-                lambda: images,
-                lambda: tf.image.resize(images, [size, size], method="bilinear",
-                                        antialias=True))
+    def serve(images):
+        shape = tf.shape(images)
+        checks = [
+            tf.debugging.assert_equal(
+                shape[3], 3, message="tfau: images must be RGB uint8 [batch, H, H, 3]; the "
+                                     "last dimension is not 3"),
+            tf.debugging.assert_equal(
+                shape[1], shape[2], message="tfau: images must be square aligned faces "
+                                            "[batch, H, H, 3] (tfau.face.FaceAligner output)"),
+            tf.debugging.assert_greater_equal(
+                shape[1], 16, message="tfau: aligned faces must be at least 16x16 pixels"),
+        ]
+        with tf.control_dependencies(checks):
+            images = tf.identity(images)
+        images = tf.ensure_shape(images, [None, None, None, 3])
+        return run(to_model_size(images))
 
-        @tf.function(input_signature=[tf.TensorSpec([None, None, None, None], tf.uint8,
-                                                    name="images")])
-        def serve(self, images):
-            shape = tf.shape(images)
-            checks = [
-                tf.debugging.assert_equal(
-                    shape[3], 3, message="tfau: images must be RGB, shape [batch, H, H, 3]; "
-                                         "the last dimension is not 3"),
-                tf.debugging.assert_equal(
-                    shape[1], shape[2], message="tfau: images must be square aligned faces "
-                                                "[batch, H, H, 3] (tfau.face.FaceAligner output)"),
-                tf.debugging.assert_greater_equal(
-                    shape[1], 16, message="tfau: images smaller than 16x16 pixels"),
-            ]
-            with tf.control_dependencies(checks):
-                images = tf.identity(images)
-            return self._run(self._resize(images))
+    def serve_bytes(image_bytes):
+        def decode(data):
+            img = tf.io.decode_image(data, channels=3, expand_animations=False)
+            img.set_shape([None, None, 3])
+            return tf.image.resize(tf.cast(img, tf.float32), [size, size], method="bilinear",
+                                   antialias=True)
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-        def serve_bytes(self, image_bytes):
-            def decode(data):
-                img = tf.io.decode_image(data, channels=3, expand_animations=False)
-                img.set_shape([None, None, 3])
-                return tf.image.resize(tf.cast(img, tf.float32), [size, size], method="bilinear",
-                                       antialias=True)
+        images = tf.map_fn(decode, image_bytes,
+                           fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        return run(images)
 
-            images = tf.map_fn(decode, image_bytes,
-                               fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
-            return self._run(images)
+    def metadata():
+        return {
+            "au_names": tf.constant(meta["au_names"], tf.string),
+            "aus": tf.constant(meta["aus"], tf.int32),
+            "protocol": tf.constant(meta["protocol"]),
+            "task": tf.constant(meta["task"]),
+            "method": tf.constant(meta["method"]),
+            "image_size": tf.constant(size, tf.int32),
+            "json": tf.constant(meta_json),
+        }
 
-        @tf.function(input_signature=[])
-        def metadata(self):
-            return {
-                "au_names": tf.constant(meta["au_names"], tf.string),
-                "aus": tf.constant(meta["aus"], tf.int32),
-                "protocol": tf.constant(meta["protocol"]),
-                "task": tf.constant(meta["task"]),
-                "method": tf.constant(meta["method"]),
-                "image_size": tf.constant(size, tf.int32),
-                "json": tf.constant(self._meta_json),
-            }
-
-    return TfauServing()
+    return serve, serve_bytes, metadata
 
 
 def export_saved_model(model, path: str, *, protocol, image_size: int, method: str,
@@ -153,6 +142,7 @@ def export_saved_model(model, path: str, *, protocol, image_size: int, method: s
     Returns:
       ``path``.
     """
+    import keras
     import tensorflow as tf
 
     serving = _serving(model)
@@ -166,17 +156,21 @@ def export_saved_model(model, path: str, *, protocol, image_size: int, method: s
     if "maps" in probe:
         outputs["maps"] = [None] + [int(d) for d in probe["maps"].shape[1:]]
     meta = build_metadata(protocol, image_size, method, outputs, extra_metadata)
-    module = _make_module(serving, meta)
+    serve, serve_bytes, metadata = _serving_functions(serving, meta)
     if os.path.exists(path):
         if not overwrite:
             raise FileExistsError(f"{path} exists (overwrite=False)")
         shutil.rmtree(path)
-    signatures = {
-        "serving_default": module.serve.get_concrete_function(),
-        "serve_bytes": module.serve_bytes.get_concrete_function(),
-        "metadata": module.metadata.get_concrete_function(),
-    }
-    tf.saved_model.save(module, path, signatures=signatures)
+    # keras.export.ExportArchive tracks exactly the variables the endpoints use, which keeps the
+    # SavedModel loadable by TF1-style session loaders too (saved_model_cli run, TF Serving).
+    archive = keras.export.ExportArchive()
+    archive.track(serving)
+    archive.add_endpoint("serving_default", serve, input_signature=[
+        tf.TensorSpec([None, None, None, None], tf.uint8, name="images")])
+    archive.add_endpoint("serve_bytes", serve_bytes, input_signature=[
+        tf.TensorSpec([None], tf.string, name="image_bytes")])
+    archive.add_endpoint("metadata", metadata, input_signature=[])
+    archive.write_out(path, verbose=False)
     os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
     with open(os.path.join(path, METADATA_FILE), "w") as f:
         json.dump(meta, f, indent=1)

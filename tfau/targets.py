@@ -29,7 +29,8 @@ def _hw(map_size: MapSize, name: str = "map_size") -> Tuple[int, int]:
         try:
             h, w = (int(v) for v in map_size)
         except (TypeError, ValueError):
-            raise ValueError(f"{name} must be an int or (height, width), got {map_size!r}") from None
+            raise ValueError(
+                f"{name} must be an int or (height, width), got {map_size!r}") from None
     if h <= 0 or w <= 0:
         raise ValueError(f"{name} must be positive, got {map_size!r}")
     return h, w
@@ -292,13 +293,20 @@ def decode_roi(pred_maps, mask) -> tf.Tensor:
 
 
 def heatmap_targets(landmarks, labels, spec: geometry.HeatmapSpec,
-                    image_size: MapSize = geometry.TEMPLATE_SIZE, map_size: Optional[MapSize] = None,
-                    sigma: float = 2.0, scale: float = 1.0, round_centres: bool = True) -> tf.Tensor:
+                    image_size: MapSize = geometry.TEMPLATE_SIZE,
+                    map_size: Optional[MapSize] = None, sigma: float = 2.0, scale: float = 1.0,
+                    round_centres: bool = True, label_mask=None) -> tf.Tensor:
     """Intensity heatmaps ``[..., h, w, P]`` from landmarks ``[..., 68, 2]`` (image pixels) and
-    labels ``[..., A]``. ``map_size`` defaults to ``image_size // 4``."""
+    labels ``[..., A]``. ``map_size`` defaults to ``image_size // 4``. Where ``label_mask``
+    (``[..., A]``) is 0 (e.g. BP4D's 9 = unknown) the AU's maps are 0; mask those channels in the
+    loss with ``expand_to_points(label_mask, spec.point_au)``."""
     ih, iw = _hw(image_size, "image_size")
     map_hw = (ih // 4, iw // 4) if map_size is None else _hw(map_size)
     points = to_map_coords(heatmap_points_tf(landmarks, spec), (ih, iw), map_hw)
+    labels = tf.convert_to_tensor(labels, tf.float32)
+    if label_mask is not None:
+        keep = tf.convert_to_tensor(label_mask, tf.float32) > 0
+        labels = tf.where(keep, labels, tf.zeros_like(labels))
     amplitude = expand_to_points(labels, spec.point_au)
     return gaussian_heatmaps(points, amplitude, map_hw, sigma=sigma, scale=scale,
                              round_centres=round_centres)
@@ -306,7 +314,8 @@ def heatmap_targets(landmarks, labels, spec: geometry.HeatmapSpec,
 
 def roi_targets(landmarks, labels, spec: geometry.RoiSpec,
                 image_size: MapSize = geometry.TEMPLATE_SIZE, map_size: Optional[MapSize] = None,
-                window: int = 7, sigma: float = 1.0, label_mask=None) -> Tuple[tf.Tensor, tf.Tensor]:
+                window: int = 7, sigma: float = 1.0,
+                label_mask=None) -> Tuple[tf.Tensor, tf.Tensor]:
     """``(roi_maps, roi_mask)`` ``[..., h, w, A]`` from landmarks and occurrence labels."""
     ih, iw = _hw(image_size, "image_size")
     map_hw = (ih // 4, iw // 4) if map_size is None else _hw(map_size)

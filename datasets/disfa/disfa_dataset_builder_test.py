@@ -26,8 +26,7 @@ SPLITS = {"fold1": 5, "fold2": 5, "fold3": 4}
 class DisfaBuilderTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = disfa.Builder
     SPLITS = SPLITS
-    BUILDER_CONFIG_NAMES_TO_TEST = ["intensity", "occurrence", "occurrence_gt0",
-                                    "intensity_right"]
+    BUILDER_CONFIG_NAMES_TO_TEST = ["intensity", "occurrence", "occurrence_gt0_right"]
     SKIP_CHECKSUMS = True
 
     def setUp(self):
@@ -39,18 +38,13 @@ class DisfaBuilderTest(tfds.testing.DatasetBuilderTestCase):
 
 @functools.lru_cache(maxsize=None)
 def _build(config_name: str):
-    """{split: {(subject, frame): example}} of the dummy data built under ``config_name``."""
-    data_dir = tempfile.mkdtemp(prefix="disfa_test_")
+    """{split: {(subject, frame): example}} of the dummy data under ``config_name``."""
     with mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner):
-        builder = disfa.Builder(data_dir=data_dir, config=config_name)
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(manual_dir=str(DUMMY)))
-    out = {}
-    for split in builder.info.splits:
-        out[split] = {(ex["subject"].decode(), int(ex["frame"])): ex
-                      for ex in tfds.as_numpy(builder.as_dataset(split=split))}
-    shutil.rmtree(data_dir, ignore_errors=True)
-    return out
+        builder = disfa.Builder(data_dir=tempfile.mkdtemp(prefix="disfa_test_"),
+                                config=config_name)
+        data = lib.examples_by_split(builder, DUMMY)
+    return {split: {(ex["subject"], int(ex["frame"])): ex for ex in examples.values()}
+            for split, examples in data.items()}
 
 
 def test_intensity_labels_equal_the_label_files():
@@ -68,21 +62,35 @@ def test_intensity_labels_equal_the_label_files():
     for split in data.values():
         for ex in split.values():
             np.testing.assert_array_equal(ex["label_mask"], np.ones(12))
-            assert ex["sequence"] == b"left"
+            assert ex["sequence"] == "left"
+
+
+def _examples(subject: str, config: disfa.DisfaConfig) -> dict:
+    """{frame: example} of one subject straight from the generator (no TFDS write)."""
+    layout = disfa.DisfaLayout(DUMMY, config.camera)
+    tally = lib.Tally("test")
+    with mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner):
+        make_face = lib.FaceMaker("disfa66", tally, redetect=config.redetect)
+        return {int(ex["frame"]): ex for _, ex in disfa.generate_subject(
+            layout, subject, config.get_protocol(), make_face, tally)}
 
 
 def test_occurrence_threshold_two_and_gt0():
-    ge2, gt0 = _build("occurrence"), _build("occurrence_gt0")
+    ge2 = _examples("SN001", disfa.Builder.builder_configs["occurrence"])
+    gt0 = _examples("SN001", disfa.Builder.builder_configs["occurrence_gt0"])
     # SN001 frame 2 intensities of AU 1 2 4 6 9 12 25 26: 1 2 3 5 0 1 5 0.
-    np.testing.assert_array_equal(ge2["fold1"][("SN001", 2)]["labels"], [0, 1, 1, 1, 0, 0, 1, 0])
-    np.testing.assert_array_equal(gt0["fold1"][("SN001", 2)]["labels"], [1, 1, 1, 1, 0, 1, 1, 0])
+    np.testing.assert_array_equal(ge2[2]["labels"], [0, 1, 1, 1, 0, 0, 1, 0])
+    np.testing.assert_array_equal(gt0[2]["labels"], [1, 1, 1, 1, 0, 1, 1, 0])
     au1 = [0, 0, 1, 1, 1], [0, 1, 1, 1, 1]  # AU1 = 0 1 2 3 5
     for data, want in zip((ge2, gt0), au1):
-        np.testing.assert_array_equal([data["fold1"][("SN001", f)]["labels"][0]
-                                       for f in range(1, 6)], want)
-        assert data["fold1"][("SN001", 2)]["labels"].shape == (8,)
+        np.testing.assert_array_equal([data[f]["labels"][0] for f in range(1, 6)], want)
+        np.testing.assert_array_equal(data[2]["label_mask"], np.ones(8))
     assert disfa.Builder.builder_configs["occurrence"].get_protocol().threshold == 2.0
     assert disfa.Builder.builder_configs["occurrence_gt0"].get_protocol().threshold == 1.0
+    # A custom threshold is a config field.
+    ge4 = _examples("SN001", disfa.DisfaConfig(name="t4", protocol="disfa_occurrence",
+                                               threshold=4.0))
+    np.testing.assert_array_equal([ge4[f]["labels"][0] for f in range(1, 6)], [0, 0, 0, 0, 1])
 
 
 def test_splits_follow_the_fold_lists_and_are_subject_independent():

@@ -31,8 +31,9 @@ Choices (the paper is silent or ill-posed on them):
 * Statistics are computed and stored in float32 whatever the dtype policy; the normalisation
   itself is ``x * scale + offset`` in the compute dtype with per-sample ``scale, offset``.
 
-Call: ``layer(x, au_index, training=...)`` or ``layer([x, au_index], ...)``: ``x [B, ..., C]`` (normalised along ``axis``),
-``au_index`` int ``[B]`` (also ``[]``/``[1]``: one AU for the whole batch, or ``[B, 1]``).
+Call: ``layer(x, au_index, training=...)`` or ``layer([x, au_index], ...)``: ``x [B, ..., C]``
+(normalised along ``axis``), ``au_index`` int ``[B]`` (also ``[]``/``[1]``: one AU for the
+whole batch, or ``[B, 1]``). An index outside ``[0, A)`` selects no statistics (output 0).
 All AUs in one inference pass: ``fold_aus`` the batch, run the model with the folded
 ``au_index``, ``unfold_aus`` the outputs.
 """

@@ -43,7 +43,9 @@ def test_adaptive_pool_matrix_bins():
     assert np.allclose(block.sum(1), 1.0) and np.count_nonzero(block) == 64
 
 
-@pytest.mark.parametrize("pool,size,pool_size", [("avg", 8, 4), ("avg", 7, 3), ("global", 6, 1), ("none", 4, 1)])
+@pytest.mark.parametrize(
+    "pool,size,pool_size", [("avg", 8, 4), ("avg", 7, 3), ("global", 6, 1), ("none", 4, 1)]
+)
 def test_matches_numpy(pool, size, pool_size):
     m = _maps(size=size)
     layer = KnowledgeProjection(dim=5, pool=pool, pool_size=pool_size, use_bias=True)

@@ -78,15 +78,18 @@ def _to_tensors(inputs):
 
 
 def _batch_size(inputs):
-    return int(keras.tree.flatten(inputs)[0].shape[0])
+    return int(next(x for x in keras.tree.flatten(inputs) if len(x.shape)).shape[0])
 
 
+# Leaves without a batch dimension (0-d, e.g. RE-Net's `au_index`) are left as they are.
 def _tile_batch(inputs, times):
-    return _map(lambda x: np.concatenate([_to_numpy(x)] * times, axis=0), inputs)
+    return _map(
+        lambda x: np.concatenate([_to_numpy(x)] * times, axis=0) if np.ndim(x) else x, inputs
+    )
 
 
 def _slice_batch(inputs, n):
-    return _map(lambda x: _to_numpy(x)[:n], inputs)
+    return _map(lambda x: _to_numpy(x)[:n] if np.ndim(x) else x, inputs)
 
 
 def assert_allclose_structure(actual, expected, atol=1e-5, rtol=1e-5, msg=""):
@@ -208,7 +211,8 @@ def run_layer_checks(
     """Run the standard checks on `layer_cls(**init_kwargs)` called as `layer(inputs, **call_kwargs)`.
 
     inputs: an array, a list of arrays or a dict of arrays (NumPy or tensors; floating ones are
-    fed as float32), all with the same leading batch dimension.
+    fed as float32), all with the same leading batch dimension (run_model_checks also accepts
+    0-d leaves, which are not tiled or sliced).
     expected_output_shape: optional shape (or structure of shapes) the outputs must have.
     Returns the reference outputs (NumPy structure) of the float32 layer.
     """
@@ -376,8 +380,11 @@ def run_model_checks(
             jit_model = model_fn()
             jit_model(x, **call_kwargs)
             jit_model.set_weights(weights)
-            jit_model.compile(jit_compile=True)
-            pred = jit_model.predict(x, verbose=0, batch_size=_batch_size(inputs))
+            if all(np.ndim(v) for v in keras.tree.flatten(inputs)):
+                jit_model.compile(jit_compile=True)
+                pred = jit_model.predict(x, verbose=0, batch_size=_batch_size(inputs))
+            else:  # predict() cannot batch 0-d features: jit the call itself
+                pred = _jit_layer_call(jit_model, x, call_kwargs)
             assert_allclose_structure(pred, ref, atol, rtol, "jit_compile predict")
 
         # --- variable batch -----------------------------------------------------------------

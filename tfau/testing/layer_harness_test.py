@@ -92,3 +92,20 @@ def test_model_checks_functional_with_dict_io():
 
     ref = run_model_checks(model_fn, {"a": _x((3, 5)), "b": _x((3, 2), 1)})
     assert ref["y"].shape == (3, 1) and ref["h"].shape == (3, 6)
+
+
+def test_model_checks_with_scalar_feature():
+    @keras.saving.register_keras_serializable(package="tfau_harness_test")
+    class Picker(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, features):
+            y = self.dense(features["image"])
+            onehot = keras.ops.one_hot(features["au_index"], 3, dtype=y.dtype)
+            return {"au": keras.ops.sum(y * onehot, axis=-1)}
+
+    run_model_checks(
+        Picker, {"image": _x((2, 4)), "au_index": np.array(1, "int32")}, check_config=False
+    )
