@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,6 +49,10 @@ def tiny_saved_model(tmp_path_factory):
 
     protocol = aus.get_protocol("disfa_intensity")
     model = build_tiny_model("resnet_deconv", protocol, image_size=32)
+    # an untrained head predicts ~0 everywhere: give it weights that make outputs differ
+    rng = np.random.RandomState(0)
+    model.map_head.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
+                                for w in model.map_head.get_weights()])
     path = str(tmp_path_factory.mktemp("export") / "resnet_deconv_tiny")
     export.export_saved_model(model, path, protocol=protocol, image_size=32,
                               method="resnet_deconv", extra_metadata={"dataset": "test"})

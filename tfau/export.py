@@ -105,8 +105,7 @@ def _serving_functions(serving, meta: Dict[str, Any]):
         def decode(data):
             img = tf.io.decode_image(data, channels=3, expand_animations=False)
             img.set_shape([None, None, 3])
-            return tf.image.resize(tf.cast(img, tf.float32), [size, size], method="bilinear",
-                                   antialias=True)
+            return to_model_size(img[None])[0]
 
         images = tf.map_fn(decode, image_bytes,
                            fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))

@@ -211,7 +211,8 @@ def _tfds_builder(dataset: str, config: str, data_dir: Optional[str]):
 
     import tensorflow_datasets as tfds
 
-    importlib.import_module(f"tfau_datasets.{dataset}")
+    # TFDS registers a builder class when its module is imported.
+    importlib.import_module(f"tfau_datasets.{dataset}.{dataset}_dataset_builder")
     return tfds.builder(f"{dataset}/{config}", data_dir=data_dir)
 
 
