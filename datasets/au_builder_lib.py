@@ -129,8 +129,8 @@ def find_root(manual_dir: epath.Path, marker_sets: Sequence[Sequence[str]],
                     return folder, k
         level = [c for folder in level for c in list_dir(folder) if c.is_dir()]
     wanted = " or ".join("/".join(m) for m in marker_sets)
-    raise FileNotFoundError(f"no dataset found under {manual_dir}: expected a folder named {wanted} "
-                            f"(at most {max_depth} levels down)")
+    raise FileNotFoundError(f"no dataset found under {manual_dir}: expected a folder named "
+                            f"{wanted} (at most {max_depth} levels down)")
 
 
 def local_copy(path: epath.Path) -> Tuple[str, Optional[Callable[[], None]]]:
@@ -208,12 +208,15 @@ def _au_of_header(name: str) -> Optional[int]:
 
 
 def parse_occurrence_csv(path: epath.Path, aus: Sequence[int],
-                         allowed: Iterable[int] = (0, 1, 9)) -> Dict[int, np.ndarray]:
+                         allowed: Iterable[int] = (0, 1, 9),
+                         missing_code: Optional[int] = None) -> Dict[int, np.ndarray]:
     """Reads a BP4D / BP4D+ occurrence CSV by header name.
 
     The header names the columns: ``0`` (or ``frame``) is the frame number, every other column
-    is an AU number. Returns {frame: int array over ``aus``}. Missing AU columns, short rows,
-    non-integers and values outside ``allowed`` raise LabelFileError with the file and line.
+    is an AU number. Returns {frame: int array over ``aus``}. Short rows, non-integers and values
+    outside ``allowed`` raise LabelFileError with the file and line; so do AU columns missing from
+    the header, unless ``missing_code`` is given (then those AUs get that code, e.g. 9 = unknown,
+    and a warning names the file).
     """
     allowed = frozenset(int(a) for a in allowed)
     lines = _lines(path)
@@ -234,11 +237,14 @@ def parse_occurrence_csv(path: epath.Path, aus: Sequence[int],
         raise LabelFileError(path, header_line + 1,
                              f"no frame column named '0' in header {lines[header_line]!r}")
     missing = [a for a in aus if a not in au_cols]
-    if missing:
+    if missing and missing_code is None:
         raise LabelFileError(path, header_line + 1,
                              f"header has no column for AU(s) {missing}: {lines[header_line]!r}")
-    cols = [au_cols[a] for a in aus]
-    need = max([frame_col] + cols) + 1
+    if missing:
+        logging.warning("%s: no column for AU(s) %s; coded %d (not coded) for every frame", path,
+                        missing, missing_code)
+    cols = [au_cols.get(a) for a in aus]
+    need = max([frame_col] + [c for c in cols if c is not None]) + 1
     out: Dict[int, np.ndarray] = {}
     for lineno in range(header_line + 2, len(lines) + 1):
         raw = lines[lineno - 1]
@@ -253,6 +259,9 @@ def parse_occurrence_csv(path: epath.Path, aus: Sequence[int],
             raise LabelFileError(path, lineno, f"bad frame number {fields[frame_col]!r}")
         values = np.empty(len(aus), np.int64)
         for k, (au, col) in enumerate(zip(aus, cols)):
+            if col is None:
+                values[k] = missing_code
+                continue
             v = _as_int(fields[col])
             if v is None or v not in allowed:
                 raise LabelFileError(path, lineno, f"AU{au} value {fields[col].strip()!r} is not "
@@ -813,9 +822,11 @@ def bp4d_generate(layout: Bp4dLayout, subjects: Sequence[str],
 _INTENSITY_CODES = (0, 1, 2, 3, 4, 5, 9)
 
 
-def _occurrence_labels(path: epath.Path, protocol: aus_lib.Protocol, tally: Tally) -> FrameLabels:
+def _occurrence_labels(path: epath.Path, protocol: aus_lib.Protocol, missing_code: Optional[int],
+                       tally: Tally) -> FrameLabels:
     del tally
-    return from_rows(parse_occurrence_csv(path, protocol.aus), protocol)
+    return from_rows(parse_occurrence_csv(path, protocol.aus, missing_code=missing_code),
+                     protocol)
 
 
 def _intensity_labels(files: Mapping[int, epath.Path], protocol: aus_lib.Protocol, where: str,
@@ -828,7 +839,10 @@ def bp4d_label_readers(layout: Bp4dLayout, protocol: aus_lib.Protocol
                        ) -> Dict[Tuple[str, str], Callable[[Tally], FrameLabels]]:
     """{(subject, task): reader(tally) -> FrameLabels} for every labelled sequence on disk."""
     if protocol.task == aus_lib.OCCURRENCE:
-        return {seq: functools.partial(_occurrence_labels, path, protocol)
+        # FERA 2015 coded 11 of BP4D's 12 occurrence AUs (not AU24): a column missing from the
+        # FERA package's files is masked (logged); in the Binghamton release it is an error.
+        missing_code = protocol.unknown_label if layout.layout == FERA2015 else None
+        return {seq: functools.partial(_occurrence_labels, path, protocol, missing_code)
                 for seq, path in sorted(layout.occurrence_files().items())}
     return {seq: functools.partial(_intensity_labels, files, protocol, f"{seq[0]} {seq[1]}")
             for seq, files in sorted(layout.intensity_files(protocol.aus).items())}

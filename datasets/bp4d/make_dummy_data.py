@@ -77,7 +77,8 @@ def write_v73_cells(path: pathlib.Path, cells: Sequence[Optional[np.ndarray]]) -
             refs[0, i] = ds.ref
         pred = fit.create_dataset("pred", data=refs)
         pred.attrs["MATLAB_class"] = np.bytes_("cell")
-    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+    header = (b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 "
+              b"HDF5 schema 1.00 .")
     header = header.ljust(116, b" ") + b"\0" * 8 + b"\x00\x02IM"
     with open(path, "r+b") as f:
         f.write(header.ljust(512, b"\0"))

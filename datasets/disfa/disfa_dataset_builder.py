@@ -9,7 +9,6 @@ import dataclasses
 import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
-import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
@@ -80,8 +79,8 @@ def _configs() -> List[DisfaConfig]:
     for camera in (lib.LEFT, lib.RIGHT):
         for name, protocol, threshold, text in base:
             suffix = "" if camera == lib.LEFT else "_right"
-            landmarks = ("source landmarks" if camera == lib.LEFT
-                         else "faces detected with dlib (DISFA's landmarks are for the left camera)")
+            landmarks = ("source landmarks" if camera == lib.LEFT else
+                         "faces detected with dlib (DISFA's landmarks are for the left camera)")
             out.append(DisfaConfig(name=name + suffix, protocol=protocol, threshold=threshold,
                                    camera=camera,
                                    description=f"{camera} camera, {text}; {landmarks}"))
@@ -137,7 +136,7 @@ class DisfaLayout:
                                            "Landmarks", is_dir=True)
         self.video_dirs = [self.root] + [
             d for d in lib.list_dir(self.root)
-            if d.is_dir() and ("video" in lib.normalize(d.name) or "camera" in lib.normalize(d.name))
+            if d.is_dir() and any(w in lib.normalize(d.name) for w in ("video", "camera"))
         ]
 
     def subjects(self) -> List[str]:

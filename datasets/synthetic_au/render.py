@@ -369,9 +369,9 @@ class SequencePlan:
 def _envelope(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Smooth onset-apex-offset bump on t in [0, 1]."""
     onset = rng.uniform(-0.25, 0.45)
-    rise = rng.uniform(0.1, 0.35)
+    rise = rng.uniform(0.18, 0.4)
     hold = rng.uniform(0.1, 0.6)
-    fall = rng.uniform(0.1, 0.35)
+    fall = rng.uniform(0.18, 0.4)
 
     def smooth(x):
         x = np.clip(x, 0.0, 1.0)

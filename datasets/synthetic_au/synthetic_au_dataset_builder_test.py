@@ -171,7 +171,7 @@ def test_sequences_are_smooth_and_imbalanced():
         assert set(np.unique(levels[:, render.AU_COLUMN[au]])) == set(range(6)), au
     np.testing.assert_array_equal(levels, np.clip(np.rint(x), 0, 5))
     steps = np.concatenate([np.abs(np.diff(p.intensities, axis=0)) for p in plans])
-    assert np.percentile(steps, 99) < 2.0  # video-like: no big jumps between frames
+    assert np.percentile(steps, 99) < 2.2  # video-like: no big jumps between frames
     corr = np.corrcoef(levels.T)
     c = render.AU_COLUMN
     assert corr[c[6], c[12]] > 0.3 and corr[c[1], c[2]] > 0.3 and corr[c[9], c[10]] > 0.3

@@ -176,15 +176,15 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
 def ensure_dataset(dataset: str, config: str, data_dir: Optional[str]) -> None:
     """Builds ``dataset/config`` into ``data_dir`` when it is not there yet.
 
-    The synthetic dataset is generated offline; the licensed ones must be built by the user with
-    their ``--manual_dir`` (a clear error says how).
+    The synthetic dataset is rendered offline; the licensed ones must be built by the user from
+    their copy (the error says how).
     """
-    import tensorflow_datasets as tfds
+    from tfau.data import loading
 
     builder = get_builder(dataset, config, data_dir)
     if _is_prepared(builder):
         return
-    if dataset != "synthetic_au":
+    if dataset not in loading.OFFLINE_DATASETS:
         raise SystemExit(
             f"{dataset}/{config} is not built in {builder.data_dir!r}. It is licensed data: "
             f"build it first with `tfds build datasets/{dataset} --config {config} "
@@ -192,8 +192,7 @@ def ensure_dataset(dataset: str, config: str, data_dir: Optional[str]) -> None:
     print(f"[tfau] building {dataset}/{config} into {builder.data_dir} (first run only)...",
           flush=True)
     t0 = time.time()
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    loading.prepare(builder, dataset)
     print(f"[tfau] dataset built in {time.time() - t0:.0f}s", flush=True)
 
 
@@ -234,13 +233,13 @@ def _fold_splits(builder, fold: int):
                      "neither fold1-3 nor train/test")
 
 
-def scan_labels(builder, split: str):
-    """Labels, masks and subjects of a split without decoding the images."""
+def scan_labels(s: "RunSettings", split: str):
+    """Labels, masks and subjects of a split, read without decoding the images."""
     import tensorflow as tf
-    import tensorflow_datasets as tfds
 
-    ds = builder.as_dataset(split=split, decoders={"image": tfds.decode.SkipDecoding()},
-                            shuffle_files=False)
+    from tfau import data as data_lib
+
+    ds = data_lib.load_split(s.dataset, s.config, split, s.data_dir, decode_image=False)
     ds = ds.map(lambda ex: (ex["labels"], ex["label_mask"], ex["subject"]),
                 num_parallel_calls=tf.data.AUTOTUNE)
     labels, masks, subjects = [], [], []
@@ -249,7 +248,7 @@ def scan_labels(builder, split: str):
         masks.append(mask)
         subjects.append(subj)
     if not labels:
-        raise ValueError(f"split {split!r} of {builder.name} is empty")
+        raise ValueError(f"split {split!r} of {s.dataset}/{s.config} is empty")
     return (np.concatenate(labels).astype(np.float32), np.concatenate(masks).astype(np.float32),
             np.concatenate(subjects))
 
@@ -319,6 +318,12 @@ def _initial_epoch(backup_dir: str) -> int:
         return int(json.load(f).get("epoch", 0))
 
 
+def _has_tensorboard() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
 def _cardinality(ds) -> int:
     import tensorflow as tf
 
@@ -347,7 +352,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     t_start = time.time()
 
     # ---- labels pass: example count, validation subjects, RE-Net's correlation graph
-    labels, masks, subjects = scan_labels(builder, train_split)
+    labels, masks, subjects = scan_labels(s, train_split)
     val_subjects = validation_subjects(subjects) if recipe.early_stopping_patience else []
     keep = ~np.isin(subjects, val_subjects) if val_subjects else np.ones(len(subjects), bool)
     n_train = int(keep.sum())
@@ -379,7 +384,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     sample_au = "au_index" in tuple(getattr(model, "required_features", ()))
 
     def pipeline(split, training, subjects_filter=None, keep_subjects=False, limit=None,
-                 batch_size=s.batch_size):
+                 batch_size=s.batch_size, targets=targets):
         ds = data_lib.load_split(s.dataset, s.config, split, s.data_dir)
         if subjects_filter:
             ds = _filter_subjects(ds, subjects_filter, keep=keep_subjects)
@@ -387,7 +392,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
             ds = ds.take(limit)
         return data_lib.make_pipeline(
             ds, protocol, s.image_size, targets=targets, batch_size=batch_size,
-            training=training, augment=augment if training else None,
+            training=training, augment=augment,
             sample_au=sample_au and training, seed=seed, deterministic=s.deterministic,
             cache=s.cache)
 
@@ -410,9 +415,12 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
         keras.callbacks.BackupAndRestore(backup_dir),
         keras.callbacks.ModelCheckpoint(
             os.path.join(side_dir, "checkpoints", "last.weights.h5"), save_weights_only=True),
-        keras.callbacks.TensorBoard(os.path.join(side_dir, "logs"), profile_batch=0),
         keras.callbacks.CSVLogger(os.path.join(side_dir, "history.csv"), append=True),
     ]
+    if _has_tensorboard():
+        cbs.append(keras.callbacks.TensorBoard(os.path.join(side_dir, "logs"), profile_batch=0))
+    elif chief:
+        print("[tfau] TensorBoard logs off: `pip install tensorboard` to get them", flush=True)
     if recipe.early_stopping_patience:
         monitor = "val_loss" if val is not None else "loss"
         cbs.append(keras.callbacks.EarlyStopping(
@@ -450,7 +458,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     # ---- held-out evaluation
     t_eval = time.time()
     test = pipeline(test_split, False, limit=s.max_test_examples,
-                    batch_size=max(s.batch_size, 32))
+                    batch_size=max(s.batch_size, 32), targets=("labels", "label_mask"))
     y_true, y_mask, y_pred = predict_dataset(model.serving_model(), test)
     results = metrics_lib.evaluate(y_true, y_pred, y_mask, protocol)
     eval_s = time.time() - t_eval

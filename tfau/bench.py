@@ -1,0 +1,1061 @@
+"""``python -m tfau.bench``: throughput, FLOPs, memory and pipeline benchmarks of tfau in one run.
+
+Usage::
+
+    python -m tfau.bench [--quick] [--only SECTION ...] [--json out.json] [--jit]
+                         [--models NAME ...] [--image-size S] [--batch B]
+                         [--profile MODEL [--profile-dir DIR]]
+
+Sections (all by default, in this order):
+
+``peak``
+    float32 ``tf.linalg.matmul`` of large square matrices, best of a few runs, all cores: the
+    machine's reference GFLOP/s. With a GPU also bf16 / fp16 on the GPU.
+``models``
+    per model (paper backbone, width 1, ``--image-size``): parameters, FLOPs per image of the
+    inference graph (TF profiler on the frozen serving function) and of the training step
+    (registered op statistics summed over the traced ``train_step`` graph: forward, backward
+    and optimizer), inference images/s (``serving_model()`` in a ``tf.function``) and training
+    images/s (``model.compile`` then the model's own ``train_step`` in a ``tf.function`` on a
+    synthetic batch with every required feature and target), and the achieved FLOP/s as a
+    fraction of the matmul peak. ``keras_resnet50`` (``keras.applications.ResNet50``, no top,
+    + a GAP/Dense head for training) is the reference row.
+``ratios``
+    SCC-Heatmap / ResNet-Deconv training step; decomposed / naive SCC layer at the head's
+    real sizes (forward, and forward + backward); ROI-GCN / its HRNet-only head
+    (``use_gcn=False``: HRNet + 1x1 conv to the same maps) training step; RE-Net all-AU
+    one-pass (folded batch) / per-AU loop inference.
+``memory``
+    peak memory of SpectralGraphConv vs an explicit-A version (forms ``[HW, HW]`` A, D and the
+    Laplacian) and of the decomposed vs naive SCC, over several map sizes; each variant runs in
+    a fresh subprocess: peak RSS during one forward + backward minus the RSS after the inputs,
+    weights and traced function exist (Linux ``VmHWM`` reset through ``/proc/self/clear_refs``;
+    ``ru_maxrss`` otherwise), plus an analytic count (bytes of every tensor of the traced graph).
+``pipeline``
+    ``tfau.data`` input pipeline images/s (decode + augment + targets) per synthetic_au config
+    and per method's targets, against the training step's consumption rate.
+``precision``
+    float32 vs mixed precision training/inference (GPU only; "awaits GPU" on CPU).
+
+``--quick`` uses 128 px, small batches and few iterations (the whole command runs in minutes on
+2 cores); ``--tiny`` (tests) uses the models' TINY_CONFIG sizes. Throughput is the best
+(minimum-time) of the timed iterations after warm-up, as ``timeit``; medians are in the JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import gc
+import glob
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+SECTIONS = ("peak", "models", "ratios", "memory", "pipeline", "precision")
+MODEL_NAMES = ("resnet_deconv", "scc_heatmap", "g2rl", "roi_gcn", "resnet18", "re_net")
+REFERENCE = "keras_resnet50"
+# Protocol each model is benchmarked with (heatmap models: intensity, 10 BP4D points).
+MODEL_PROTOCOLS = {
+    "resnet_deconv": "bp4d_intensity",
+    "scc_heatmap": "bp4d_intensity",
+    "g2rl": "bp4d_intensity",
+    "roi_gcn": "bp4d_occurrence",
+    "resnet18": "bp4d_occurrence",
+    "re_net": "bp4d_occurrence",
+}
+# Variants only the ratios need.
+VARIANTS = {"roi_gcn_no_gcn": ("roi_gcn", {"use_gcn": False})}
+HEAD_FILTERS = (256, 128, 64)  # deconv head channels at S/16, S/8, S/4 (tfau.backbones)
+HRNET_X0_CHANNELS = 270  # HRNetV2-W18 concatenated S/4 features (18 + 36 + 72 + 144)
+
+TARGETS = {
+    "inference_fraction_of_peak": (">=", 0.7),
+    "scc_heatmap_vs_resnet_deconv_step": ("<=", 1.15),
+    "scc_decomposed_vs_naive": ("<=", 0.3),
+    "sgc_vs_explicit_a_memory_64": ("<=", 0.02),
+    "pipeline_vs_training": (">=", 3.0),
+    "pipeline_images_per_s": (">=", 800.0),
+}
+
+
+# ------------------------------------------------------------------------------------ settings
+
+
+@dataclasses.dataclass
+class Settings:
+    mode: str = "full"
+    image_size: int = 256
+    batch: int = 8
+    width: float = 1.0
+    backbone: str | None = None  # None: each model's paper backbone
+    warmup: int = 2
+    infer_iters: int = 10
+    train_iters: int = 5
+    matmul_n: int = 4096
+    matmul_runs: int = 5
+    memory_sizes: tuple = (16, 32, 64)
+    memory_batch: int = 2
+    pipeline_images: int = 512
+    pipeline_batch: int = 32
+    pipeline_size: int = 256
+    jit: bool = False
+    models: tuple = MODEL_NAMES
+    reference: bool = True
+
+    @classmethod
+    def preset(cls, mode):
+        if mode == "full":
+            return cls()
+        if mode == "quick":
+            return cls(
+                mode="quick", image_size=128, batch=4, warmup=1, infer_iters=3, train_iters=2,
+                matmul_n=2048, matmul_runs=3, memory_sizes=(16, 32, 64), memory_batch=1,
+                pipeline_images=256,
+            )
+        if mode == "tiny":
+            return cls(
+                mode="tiny", image_size=64, batch=2, width=0.125, backbone="resnet18", warmup=1,
+                infer_iters=1, train_iters=1, matmul_n=256, matmul_runs=1, memory_sizes=(4, 8),
+                memory_batch=1, pipeline_images=16, pipeline_batch=8, pipeline_size=64,
+                reference=False,
+            )
+        raise ValueError(f"unknown mode {mode!r}")
+
+
+# ------------------------------------------------------------------------------------ utilities
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def has_gpu():
+    return bool(_tf().config.list_physical_devices("GPU"))
+
+
+def load_average():
+    try:
+        return tuple(round(x, 2) for x in os.getloadavg())
+    except OSError:
+        return None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info():
+    import keras
+
+    tf = _tf()
+    gpus = tf.config.list_physical_devices("GPU")
+    gpu_names = []
+    for g in gpus:
+        try:
+            gpu_names.append(tf.config.experimental.get_device_details(g).get("device_name", g.name))
+        except Exception:  # noqa: BLE001
+            gpu_names.append(g.name)
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "gpus": gpu_names,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "load_average": load_average(),
+    }
+
+
+def _first_leaf(out):
+    tf = _tf()
+    leaves = tf.nest.flatten(out)
+    return leaves[0] if leaves else None
+
+
+def _sync(out):
+    leaf = _first_leaf(out)
+    if leaf is not None and hasattr(leaf, "numpy"):
+        leaf.numpy()
+
+
+def time_calls(fn, iters, warmup):
+    """Calls ``fn()`` ``warmup`` then ``iters`` times (synchronising on its output)."""
+    for _ in range(warmup):
+        _sync(fn())
+    times = []
+    for _ in range(max(1, iters)):
+        t0 = time.perf_counter()
+        _sync(fn())
+        times.append(time.perf_counter() - t0)
+    return {"best_s": min(times), "median_s": statistics.median(times), "iters": len(times)}
+
+
+def graph_flops(graph):
+    """Sum of the registered ``flops`` statistics over the ops of ``graph``.
+
+    Same per-op formulas as the TF profiler (MatMul, BatchMatMul, Conv2D and its backprops,
+    ...); elementwise ops have none and count 0. Returns ``(flops, nested_call_op_types)``.
+    """
+    from tensorflow.python.framework import ops as tf_ops
+
+    total = 0
+    nested = set()
+    for op in graph.get_operations():
+        if op.type in ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile",
+                       "If", "StatelessIf"):
+            nested.add(op.type)
+        try:
+            stats = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops")
+        except Exception:  # noqa: BLE001  (unknown shape)
+            continue
+        if stats.value:
+            total += int(stats.value)
+    return total, sorted(nested)
+
+
+def profiler_flops(concrete_fn):
+    """FLOPs of a concrete function: frozen graph + ``tf.profiler`` float_operation."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    frozen = convert_variables_to_constants_v2(concrete_fn)
+    opts = (
+        option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
+        .with_empty_output()
+        .build()
+    )
+    info = model_analyzer.profile(frozen.graph, options=opts)
+    return int(info.total_float_ops)
+
+
+def graph_tensor_bytes(graph):
+    """Analytic upper bound of activation memory: bytes of every op output of ``graph``
+    (no buffer reuse; constants, variable handles and reads of variables excluded)."""
+    skip = {"Const", "VarHandleOp", "ReadVariableOp", "Placeholder", "NoOp", "Identity",
+            "Reshape", "Shape", "StridedSlice", "Pack"}
+    total = 0
+    for op in graph.get_operations():
+        if op.type in skip:
+            continue
+        for t in op.outputs:
+            shape = t.shape
+            if shape.rank is None or not shape.is_fully_defined():
+                continue
+            try:
+                size = t.dtype.size
+            except Exception:  # noqa: BLE001  (resource / variant)
+                continue
+            n = 1
+            for d in shape.as_list():
+                n *= d
+            total += n * size
+    return total
+
+
+def fmt(value, digits=3):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def print_table(title, header, rows):
+    print(f"\n== {title}")
+    cells = [[fmt(c) for c in header]] + [[fmt(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for j, row in enumerate(cells):
+        print("  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if j == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+    sys.stdout.flush()
+
+
+def check_target(name, value):
+    op, bound = TARGETS[name]
+    if value is None:
+        return {"name": name, "value": None, "target": f"{op} {bound}", "met": None}
+    met = value >= bound if op == ">=" else value <= bound
+    return {"name": name, "value": value, "target": f"{op} {bound}", "met": bool(met)}
+
+
+# ------------------------------------------------------------------------------------ synthetic
+
+
+def synthetic_features(model, batch, image_size, seed=0):
+    """Features dict with every key the model may read (image, landmarks, au_index)."""
+    import numpy as np
+
+    from tfau import geometry
+
+    tf = _tf()
+    rng = np.random.default_rng(seed)
+    image = rng.uniform(0, 255, (batch, image_size, image_size, 3)).astype("float32")
+    template = np.asarray(geometry.TEMPLATE_68, np.float32) * (image_size / geometry.TEMPLATE_SIZE)
+    landmarks = template[None] + rng.normal(0, 1.0, (batch, 68, 2)).astype("float32")
+    features = {"image": tf.constant(image), "landmarks": tf.constant(landmarks.astype("float32"))}
+    if "au_index" in getattr(model, "required_features", ()):
+        # [B], not the contract's []: Keras' train_step reads the batch size from the first
+        # leaf of x (sorted keys: au_index first) and fails on a scalar.
+        features["au_index"] = tf.fill((batch,), tf.constant(3 % model.n_aus, tf.int32))
+    return features
+
+
+def synthetic_targets(model, batch, image_size, seed=1):
+    import numpy as np
+
+    tf = _tf()
+    rng = np.random.default_rng(seed)
+    a = model.n_aus
+    h = image_size // 4
+    if model.is_intensity:
+        labels = rng.integers(0, 6, (batch, a)).astype("float32")
+    else:
+        labels = rng.integers(0, 2, (batch, a)).astype("float32")
+    targets = {"labels": tf.constant(labels), "label_mask": tf.ones((batch, a), tf.float32)}
+    for key in model.required_targets:
+        if key == "heatmaps":
+            targets[key] = tf.constant(rng.uniform(0, 1, (batch, h, h, model.n_points)).astype("float32"))
+        elif key == "roi_maps":
+            targets[key] = tf.constant(rng.uniform(-1, 1, (batch, h, h, a)).astype("float32"))
+        elif key == "roi_mask":
+            targets[key] = tf.ones((batch, h, h, a), tf.float32)
+        elif key not in targets:
+            raise ValueError(f"bench does not know how to synthesise target {key!r}")
+    return targets
+
+
+# ------------------------------------------------------------------------------------ the bench
+
+
+class Bench:
+    def __init__(self, settings):
+        self.s = settings
+        self.peak = None  # float32 GFLOP/s
+        self.rows = {}  # model key -> measured row
+        self.results = {}
+
+    # -------------------------------------------------------------------------------- peak
+
+    def run_peak(self):
+        tf = _tf()
+        s = self.s
+        out = {}
+
+        def best_gflops(n, dtype, device):
+            with tf.device(device):
+                a = tf.random.uniform((n, n), dtype=tf.float32)
+                b = tf.random.uniform((n, n), dtype=tf.float32)
+                a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+                fn = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)[:1, :1]))
+                t = time_calls(fn, s.matmul_runs, 1)
+            return 2.0 * n**3 / t["best_s"] / 1e9, t
+
+        g, t = best_gflops(s.matmul_n, tf.float32, "/CPU:0")
+        out["cpu_float32"] = {"gflops": g, "n": s.matmul_n, **t}
+        rows = [["cpu float32", s.matmul_n, g]]
+        if has_gpu():
+            n = max(s.matmul_n, 8192)
+            for dt in ("float32", "bfloat16", "float16"):
+                g2, t2 = best_gflops(n, getattr(tf, dt), "/GPU:0")
+                out[f"gpu_{dt}"] = {"gflops": g2, "n": n, **t2}
+                rows.append([f"gpu {dt}", n, g2])
+        # The fraction of peak compares with the device the models run on.
+        self.peak = out["gpu_float32"]["gflops"] if has_gpu() else g
+        out["reference_gflops"] = self.peak
+        out["load_average"] = load_average()
+        print_table("matmul peak", ["what", "n", "GFLOP/s"], rows)
+        return out
+
+    def ensure_peak(self):
+        if self.peak is None:
+            self.results["peak"] = self.run_peak()
+        return self.peak
+
+    # -------------------------------------------------------------------------------- models
+
+    def build(self, key):
+        import keras
+
+        from tfau.models import build_model
+
+        s = self.s
+        if key == REFERENCE:
+            return keras.applications.ResNet50(
+                include_top=False, weights=None, input_shape=(s.image_size, s.image_size, 3)
+            )
+        name, extra = VARIANTS.get(key, (key, {}))
+        kwargs = {"image_size": s.image_size, "width": s.width}
+        if s.backbone:
+            kwargs["backbone"] = s.backbone
+        kwargs.update(extra)
+        return build_model(name, MODEL_PROTOCOLS[name], **kwargs)
+
+    def _serving(self, key, model):
+        return model if key == REFERENCE else model.serving_model()
+
+    def _train_setup(self, key, model):
+        """(compiled model, data) for the train step."""
+        import keras
+        import numpy as np
+
+        tf = _tf()
+        s = self.s
+        b, size = s.batch, s.image_size
+        if key == REFERENCE:
+            image = keras.Input((size, size, 3))
+            logits = keras.layers.Dense(12)(keras.layers.GlobalAveragePooling2D()(model(image)))
+            trainable = keras.Model(image, logits)
+            trainable.compile(optimizer=keras.optimizers.Adam(1e-4),
+                              loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                              jit_compile=s.jit)
+            rng = np.random.default_rng(0)
+            x = tf.constant(rng.uniform(0, 255, (b, size, size, 3)).astype("float32"))
+            y = tf.constant(rng.integers(0, 2, (b, 12)).astype("float32"))
+            return trainable, (x, y)
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=s.jit)
+        return model, (synthetic_features(model, b, size), synthetic_targets(model, b, size))
+
+    def measure_model(self, key, train=True, infer=True):
+        """Row of figures for one model (cached)."""
+        if key in self.rows:
+            return self.rows[key]
+        import keras
+
+        tf = _tf()
+        s = self.s
+        peak = self.ensure_peak()
+        load_before = load_average()
+        t0 = time.perf_counter()
+        model = self.build(key)
+        build_s = time.perf_counter() - t0
+        row = {"model": key, "params_m": model.count_params() / 1e6, "build_s": build_s,
+               "batch": s.batch, "image_size": s.image_size,
+               "backbone": "resnet50 (keras.applications)" if key == REFERENCE else model.backbone_name}
+        if infer:
+            serving = self._serving(key, model)
+            spec = tf.TensorSpec((s.batch, s.image_size, s.image_size, 3), tf.float32)
+            fn = tf.function(lambda x: serving(x, training=False), jit_compile=s.jit)
+            concrete = fn.get_concrete_function(spec)
+            flops = profiler_flops(concrete)
+            image = synthetic_features(model, s.batch, s.image_size)["image"]
+            t = time_calls(lambda: fn(image), s.infer_iters, s.warmup)
+            ips = s.batch / t["best_s"]
+            row.update(
+                infer_gflops_per_image=flops / s.batch / 1e9,
+                infer_images_per_s=ips,
+                infer_median_images_per_s=s.batch / t["median_s"],
+                infer_fraction_of_peak=flops / s.batch * ips / 1e9 / peak,
+                infer_traces=fn.experimental_get_tracing_count(),
+            )
+        if train:
+            trainable, data = self._train_setup(key, model)
+            trainable.optimizer.build(trainable.trainable_variables)
+            step = tf.function(trainable.train_step, jit_compile=s.jit)
+            concrete = step.get_concrete_function(data)
+            flops, nested = graph_flops(concrete.graph)
+            t = time_calls(lambda: step(data), s.train_iters, s.warmup)
+            ips = s.batch / t["best_s"]
+            row.update(
+                train_gflops_per_image=flops / s.batch / 1e9,
+                train_step_s=t["best_s"],
+                train_median_step_s=t["median_s"],
+                train_images_per_s=ips,
+                train_fraction_of_peak=flops / s.batch * ips / 1e9 / peak,
+                train_traces=step.experimental_get_tracing_count(),
+                train_nested_calls=nested,
+            )
+        row["load_average"] = [load_before, load_average()]
+        row["wall_s"] = time.perf_counter() - t0
+        del model
+        keras.backend.clear_session()
+        gc.collect()
+        self.rows[key] = row
+        return row
+
+    def run_models(self):
+        keys = ([REFERENCE] if self.s.reference else []) + list(self.s.models)
+        rows = [self.measure_model(k) for k in keys]
+        print_table(
+            f"models at {self.s.image_size}px, batch {self.s.batch} (peak {fmt(self.peak)} GFLOP/s)",
+            ["model", "backbone", "params M", "GF/img inf", "inf img/s", "inf %peak",
+             "GF/img train", "train img/s", "train %peak", "step s"],
+            [[r["model"], r["backbone"], r["params_m"], r.get("infer_gflops_per_image"),
+              r.get("infer_images_per_s"), 100 * r.get("infer_fraction_of_peak", 0),
+              r.get("train_gflops_per_image"), r.get("train_images_per_s"),
+              100 * r.get("train_fraction_of_peak", 0), r.get("train_step_s")] for r in rows],
+        )
+        checks = [
+            dict(check_target("inference_fraction_of_peak", r["infer_fraction_of_peak"]),
+                 model=r["model"]) for r in rows if "infer_fraction_of_peak" in r
+        ]
+        return {"rows": rows, "targets": checks}
+
+    # -------------------------------------------------------------------------------- ratios
+
+    def scc_layer_times(self):
+        """Decomposed vs naive SCCLayer at the head's sizes (ResNet-50 head at image_size)."""
+        import numpy as np
+
+        from tfau.backbones import scaled_channels
+        from tfau.layers import SCCLayer
+        from tfau.models.scc_heatmap import default_k
+        from tfau.aus import get_protocol
+
+        tf = _tf()
+        s = self.s
+        k = default_k(get_protocol(MODEL_PROTOCOLS["scc_heatmap"]))
+        stages = []
+        for i, f in enumerate(HEAD_FILTERS):
+            h = s.image_size // 2 ** (4 - i)
+            c = scaled_channels(f, s.width)
+            stages.append((h, c))
+        out = []
+        rng = np.random.default_rng(0)
+        for h, c in stages:
+            x = tf.constant(np.maximum(rng.normal(0, 1, (s.batch, h, h, c)), 0).astype("float32"))
+            entry = {"h": h, "w": h, "c": c, "k": k, "batch": s.batch}
+            for naive in (False, True):
+                layer = SCCLayer(k=k, naive=naive)
+                layer.build(x.shape)
+                weights = layer.trainable_variables
+
+                def fwd(x=x, layer=layer):
+                    return layer(x, training=False)
+
+                def fwd_bwd(x=x, layer=layer, weights=weights):
+                    with tf.GradientTape() as tape:
+                        tape.watch(x)
+                        y = layer(x, training=True)
+                        loss = tf.reduce_sum(y)
+                    return tape.gradient(loss, [x] + weights)
+
+                tag = "naive" if naive else "decomposed"
+                f1 = tf.function(fwd)
+                f2 = tf.function(fwd_bwd)
+                entry[f"{tag}_gflops_fwd"] = graph_flops(f1.get_concrete_function().graph)[0] / 1e9
+                entry[f"{tag}_fwd_s"] = time_calls(f1, s.infer_iters, s.warmup)["best_s"]
+                entry[f"{tag}_train_s"] = time_calls(f2, s.train_iters, s.warmup)["best_s"]
+                del layer, f1, f2
+                gc.collect()
+            out.append(entry)
+        return out
+
+    def re_net_times(self):
+        import keras
+
+        tf = _tf()
+        s = self.s
+        model = self.build("re_net")
+        serving = model.serving_model()
+        a = model.n_aus
+        b = s.batch
+
+        def one_pass(image):
+            return serving(image, training=False)["au"]
+
+        def per_au_loop(image):
+            # The per-AU alternative: A passes of batch B, AU a read from pass a.
+            cols = []
+            for i in range(a):
+                index = tf.fill((tf.shape(image)[0],), i)
+                logits = model._logits(image, index, training=False)  # [B, A, n]
+                cols.append(logits[:, i])
+            return model._decode(tf.stack(cols, axis=1))
+
+        image = synthetic_features(model, b, s.image_size)["image"]
+        f1, f2 = tf.function(one_pass), tf.function(per_au_loop)
+        same = float(tf.reduce_max(tf.abs(f1(image) - f2(image))))
+        t1 = time_calls(lambda: f1(image), s.infer_iters, s.warmup)
+        t2 = time_calls(lambda: f2(image), s.infer_iters, s.warmup)
+        del model, serving
+        keras.backend.clear_session()
+        gc.collect()
+        return {"n_aus": a, "batch": b, "one_pass_s": t1["best_s"], "per_au_loop_s": t2["best_s"],
+                "ratio": t1["best_s"] / t2["best_s"], "max_abs_diff": same}
+
+    def run_ratios(self):
+        out = {"targets": []}
+        rows = []
+        names = set(self.s.models)
+        if {"scc_heatmap", "resnet_deconv"} <= names:
+            scc = self.measure_model("scc_heatmap")
+            base = self.measure_model("resnet_deconv")
+            r = scc["train_step_s"] / base["train_step_s"]
+            ri = base["infer_images_per_s"] / scc["infer_images_per_s"]
+            out["scc_heatmap_vs_resnet_deconv"] = {"train_step": r, "inference": ri}
+            rows.append(["SCC-Heatmap / ResNet-Deconv train step", r, "<= 1.15"])
+            rows.append(["SCC-Heatmap / ResNet-Deconv inference", ri, ""])
+            out["targets"].append(check_target("scc_heatmap_vs_resnet_deconv_step", r))
+        scc_layers = self.scc_layer_times()
+        fwd = sum(e["decomposed_fwd_s"] for e in scc_layers) / sum(e["naive_fwd_s"] for e in scc_layers)
+        trn = sum(e["decomposed_train_s"] for e in scc_layers) / sum(e["naive_train_s"] for e in scc_layers)
+        out["scc_layer"] = {"stages": scc_layers, "forward": fwd, "train": trn}
+        for e in scc_layers:
+            rows.append([f"  SCC {e['h']}x{e['w']}x{e['c']} decomposed/naive fwd | fwd+bwd",
+                         e["decomposed_fwd_s"] / e["naive_fwd_s"],
+                         fmt(e["decomposed_train_s"] / e["naive_train_s"])])
+        rows.append(["SCC layers decomposed / naive, forward", fwd, "<= 0.3"])
+        rows.append(["SCC layers decomposed / naive, fwd+bwd", trn, "<= 0.3"])
+        out["targets"].append(dict(check_target("scc_decomposed_vs_naive", fwd), what="forward"))
+        out["targets"].append(dict(check_target("scc_decomposed_vs_naive", trn), what="fwd+bwd"))
+        if "roi_gcn" in names:
+            gcn = self.measure_model("roi_gcn")
+            head = self.measure_model("roi_gcn_no_gcn")
+            r = gcn["train_step_s"] / head["train_step_s"]
+            ri = head["infer_images_per_s"] / gcn["infer_images_per_s"]
+            out["roi_gcn_vs_hrnet_head"] = {"train_step": r, "inference": ri}
+            rows.append(["ROI-GCN / HRNet+1x1 head train step", r, ""])
+            rows.append(["ROI-GCN / HRNet+1x1 head inference", ri, ""])
+        if "re_net" in names:
+            rn = self.re_net_times()
+            out["re_net_one_pass_vs_loop"] = rn
+            rows.append([f"RE-Net one-pass / per-AU loop inference ({rn['n_aus']} AUs)",
+                         rn["ratio"], f"max|diff| {rn['max_abs_diff']:.1e}"])
+        out["load_average"] = load_average()
+        print_table("ratios", ["ratio", "value", "target / note"], rows)
+        return out
+
+    # -------------------------------------------------------------------------------- memory
+
+    def run_memory(self):
+        s = self.s
+        c_sgc = max(8, int(round(HRNET_X0_CHANNELS * s.width)))
+        jobs = []
+        for h in s.memory_sizes:
+            for variant in ("sgc", "explicit_a"):
+                jobs.append({"variant": variant, "h": h, "c": c_sgc, "m": 12, "batch": s.memory_batch})
+            # SCC at the head's channels for that map size (ResNet-50 head at 256 px:
+            # 256 @ 16x16, 128 @ 32x32, 64 @ 64x64).
+            c_scc = max(8, int(round(256 * 16 / max(h, 16) * s.width)))
+            for variant in ("scc_decomposed", "scc_naive"):
+                jobs.append({"variant": variant, "h": h, "c": c_scc, "k": 5, "batch": s.memory_batch})
+        results = []
+        for job in jobs:
+            res = run_memory_child(job)
+            results.append({**job, **res})
+        by = {(r["variant"], r["h"]): r for r in results}
+        rows = []
+        out = {"method": "peak RSS (VmHWM after clear_refs, else ru_maxrss) minus RSS after "
+                         "inputs/weights/trace, one forward+backward, fresh subprocess per variant; "
+                         "analytic = bytes of every tensor in the traced graph",
+               "runs": results, "targets": []}
+        for pair in (("sgc", "explicit_a"), ("scc_decomposed", "scc_naive")):
+            for h in s.memory_sizes:
+                a, b = by[(pair[0], h)], by[(pair[1], h)]
+                ratio = a["delta_mb"] / b["delta_mb"] if b.get("delta_mb") else None
+                aratio = a["analytic_mb"] / b["analytic_mb"] if b.get("analytic_mb") else None
+                rows.append([f"{pair[0]} vs {pair[1]}", f"{h}x{h}", a["c"], a["delta_mb"],
+                             b["delta_mb"], ratio, a["analytic_mb"], b["analytic_mb"], aratio])
+                if pair[0] == "sgc" and h == 64:
+                    out["targets"].append(dict(check_target("sgc_vs_explicit_a_memory_64", ratio),
+                                               what="RSS"))
+                    out["targets"].append(dict(check_target("sgc_vs_explicit_a_memory_64", aratio),
+                                               what="analytic"))
+        out["load_average"] = load_average()
+        print_table(
+            f"peak memory, batch {s.memory_batch}, forward + backward (MB)",
+            ["pair", "HxW", "C", "RSS a", "RSS b", "a/b", "analytic a", "analytic b", "a/b"],
+            rows,
+        )
+        return out
+
+    # -------------------------------------------------------------------------------- pipeline
+
+    def run_pipeline(self):
+        s = self.s
+        try:
+            from tfau import data as data_lib
+        except Exception as exc:  # noqa: BLE001
+            print(f"\n== input pipeline: tfau.data not importable ({exc}); skipped")
+            return {"skipped": f"tfau.data not importable: {exc}"}
+        runner = getattr(data_lib, "benchmark_pipeline", None)
+        if runner is None:
+            try:
+                from tfau.data import bench as data_bench  # noqa: F401
+
+                runner = getattr(data_bench, "benchmark_pipeline", None)
+            except Exception:  # noqa: BLE001
+                runner = None
+        if runner is None and not hasattr(data_lib, "make_pipeline"):
+            print("\n== input pipeline: tfau.data has no make_pipeline yet; skipped")
+            return {"skipped": "tfau.data has no make_pipeline / benchmark_pipeline yet"}
+        return self._pipeline_with(data_lib, runner)
+
+    def _pipeline_with(self, data_lib, runner):
+        s = self.s
+        methods = {m: MODEL_PROTOCOLS[m] for m in self.s.models}
+        rows = []
+        results = []
+        checks = []
+        for method, protocol in methods.items():
+            try:
+                r = pipeline_images_per_s(data_lib, runner, method, protocol, s)
+            except Exception as exc:  # noqa: BLE001
+                results.append({"method": method, "error": repr(exc)})
+                rows.append([method, protocol, None, None, None, f"error: {exc!r}"[:60]])
+                continue
+            consume = self.rows.get(method, {}).get("train_images_per_s")
+            ratio = r["images_per_s"] / consume if consume else None
+            results.append({"method": method, "config": protocol, **r,
+                            "train_images_per_s": consume, "ratio": ratio})
+            rows.append([method, protocol, r["images_per_s"], consume, ratio, ""])
+            checks.append(dict(check_target("pipeline_images_per_s", r["images_per_s"]), method=method))
+            if ratio is not None:
+                checks.append(dict(check_target("pipeline_vs_training", ratio), method=method))
+        print_table(
+            f"input pipeline at {s.pipeline_size}px (decode + augment + targets)",
+            ["method", "synthetic_au config", "pipeline img/s", "train img/s", "ratio", "note"],
+            rows,
+        )
+        return {"rows": results, "targets": checks, "load_average": load_average()}
+
+    # -------------------------------------------------------------------------------- precision
+
+    def run_precision(self):
+        if not has_gpu():
+            print("\n== float32 vs mixed precision: awaits GPU (no GPU visible)")
+            return {"status": "awaits GPU"}
+        import keras
+
+        rows = []
+        out = []
+        for policy in ("mixed_float16", "mixed_bfloat16"):
+            for key in self.s.models:
+                base = self.measure_model(key)
+                keras.mixed_precision.set_global_policy(policy)
+                try:
+                    saved = self.rows.pop(key)
+                    r = self.measure_model(key)
+                    self.rows[f"{key}@{policy}"] = self.rows.pop(key)
+                    self.rows[key] = saved
+                finally:
+                    keras.mixed_precision.set_global_policy("float32")
+                e = {"model": key, "policy": policy,
+                     "train_speedup": r["train_images_per_s"] / base["train_images_per_s"],
+                     "infer_speedup": r["infer_images_per_s"] / base["infer_images_per_s"],
+                     "row": r}
+                out.append(e)
+                rows.append([key, policy, base["train_images_per_s"], r["train_images_per_s"],
+                             e["train_speedup"], e["infer_speedup"]])
+        print_table("float32 vs mixed precision", ["model", "policy", "f32 train img/s",
+                                                   "mixed train img/s", "train x", "infer x"], rows)
+        return {"rows": out}
+
+    # -------------------------------------------------------------------------------- profile
+
+    def profile(self, key, logdir, steps=3):
+        """tf.profiler trace of ``steps`` training steps of ``key``; top op types and layers."""
+
+        import keras
+
+        tf = _tf()
+        s = self.s
+        model = self.build(key)
+        trainable, data = self._train_setup(key, model)
+        trainable.optimizer.build(trainable.trainable_variables)
+        step = tf.function(trainable.train_step, jit_compile=s.jit)
+        t = time_calls(lambda: step(data), 1, s.warmup)
+        tf.profiler.experimental.start(logdir)
+        for _ in range(steps):
+            _sync(step(data))
+        tf.profiler.experimental.stop()
+        traces = step.experimental_get_tracing_count()
+        by_type, by_layer = summarize_trace(logdir)
+        total = sum(by_type.values()) or 1.0
+        print_table(f"profile {key}: {steps} train steps, op time by type (trace {logdir})",
+                    ["op type", "ms/step", "%"],
+                    [[k, v / steps / 1e9, 100 * v / total] for k, v in by_type.most_common(15)])
+        print_table(f"profile {key}: op time by layer", ["layer", "ms/step", "%"],
+                    [[k, v / steps / 1e9, 100 * v / total] for k, v in by_layer.most_common(20)])
+        del model, trainable
+        keras.backend.clear_session()
+        return {"model": key, "step_s": t["best_s"], "traces": traces, "logdir": logdir,
+                "by_type_ms": {k: v / steps / 1e9 for k, v in by_type.most_common(30)},
+                "by_layer_ms": {k: v / steps / 1e9 for k, v in by_layer.most_common(40)}}
+
+
+def summarize_trace(logdir):
+    """Sums TF op durations (picoseconds) of the newest ``*.xplane.pb`` under ``logdir``.
+
+    Layers are the op-name path with the TF scope noise stripped (``model/encoder/conv1/...``
+    -> first three components), so nested models show where the time goes.
+    """
+    import collections
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    paths = sorted(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True),
+                   key=os.path.getmtime)
+    space = xplane_pb2.XSpace()
+    with open(paths[-1], "rb") as f:
+        space.ParseFromString(f.read())
+    by_type = collections.Counter()
+    by_layer = collections.Counter()
+    for plane in space.planes:
+        if not plane.name.startswith("/host:CPU") and not plane.name.startswith("/device:"):
+            continue
+        meta = plane.event_metadata
+        for line in plane.lines:
+            if line.name == "python":
+                continue
+            for ev in line.events:
+                name = meta[ev.metadata_id].name
+                if ":" not in name:
+                    continue
+                op_name, op_type = name.rsplit(":", 1)
+                by_type[op_type] += ev.duration_ps
+                parts = [p for p in op_name.split("/") if p]
+                if parts and parts[0] in ("gradient_tape", "Adam"):
+                    layer = parts[0] + "/" + "/".join(_strip(parts[1:])[:2])
+                else:
+                    layer = "/".join(_strip(parts)[:3])
+                by_layer[layer] += ev.duration_ps
+    return by_type, by_layer
+
+
+def _strip(parts):
+    """Scope components without the op's own name and without Keras' ``_1`` call suffixes."""
+    return [re.sub(r"_\d+$", "", p) for p in parts[:-1]] or list(parts)
+
+
+# ------------------------------------------------------------------------------------ memory child
+
+
+def _rss_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def explicit_a_sgc(layer, inputs):
+    """SpectralGraphConv with A, D and the Laplacian formed explicitly ([B, HW, HW]).
+
+    Same weights and the same maths as ``SpectralGraphConv.call`` (including its scale
+    normalisation of Phi); the benchmark's reference for memory and a test oracle.
+    """
+    tf = _tf()
+    b = tf.shape(inputs)[0]
+    c = inputs.shape[-1]
+    x = tf.reshape(inputs, (b, -1, c))
+    phi_logits = tf.matmul(x, layer.phi_kernel) + layer.phi_bias
+    phi = tf.nn.softplus(phi_logits) if layer.phi_activation == "softplus" else tf.nn.relu(phi_logits)
+    lam = tf.sigmoid(tf.matmul(tf.reduce_mean(x, axis=1), layer.lambda_kernel) + layer.lambda_bias)
+    scale = tf.stop_gradient(tf.reduce_max(phi, axis=(1, 2), keepdims=True))
+    phi_n = phi / tf.maximum(scale, 1e-30)
+    a = tf.matmul(phi_n * lam[:, None, :], phi_n, transpose_b=True)  # A [B, n, n]
+    d = tf.reduce_sum(a, axis=-1)  # degrees
+    dinv = tf.math.rsqrt(d + layer.epsilon)
+    n = tf.shape(a)[1]
+    lap = tf.eye(n, batch_shape=[b]) - dinv[:, :, None] * a * dinv[:, None, :]
+    out = layer.activation(tf.matmul(tf.matmul(lap, x), layer.theta))
+    if layer.theta_bias is not None:
+        out = out + layer.theta_bias
+    return tf.reshape(out, tf.concat([tf.shape(inputs)[:-1], [layer._units]], 0))
+
+
+def _memory_child(job):
+    import numpy as np
+
+    tf = _tf()
+    from tfau.layers import SCCLayer, SpectralGraphConv
+
+    h, c, batch = job["h"], job["c"], job["batch"]
+    rng = np.random.default_rng(0)
+    x = tf.constant(np.maximum(rng.normal(0, 1, (batch, h, h, c)), 0).astype("float32"))
+    variant = job["variant"]
+    if variant in ("sgc", "explicit_a"):
+        layer = SpectralGraphConv(n_nodes=job["m"])
+        layer.build(x.shape)
+        call = (lambda t: layer(t)) if variant == "sgc" else (lambda t: explicit_a_sgc(layer, t))
+    else:
+        layer = SCCLayer(k=job["k"], naive=variant == "scc_naive")
+        layer.build(x.shape)
+        call = lambda t: layer(t, training=True)  # noqa: E731
+    weights = layer.trainable_variables
+
+    @tf.function
+    def step(t):
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            loss = tf.reduce_sum(call(t))
+        return tape.gradient(loss, [t] + weights)
+
+    concrete = step.get_concrete_function(x)
+    analytic = graph_tensor_bytes(concrete.graph)
+    _sync(step(x))  # warm-up: one-off allocations (thread pools, kernels) before the baseline
+    gc.collect()
+    baseline_kb = _rss_kb("VmRSS")
+    method = "ru_maxrss"
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        method = "VmHWM"
+    except OSError:
+        pass
+    ru_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    _sync(step(x))
+    seconds = time.perf_counter() - t0
+    peak_kb = _rss_kb("VmHWM") if method == "VmHWM" else resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss
+    if method == "VmHWM" and peak_kb < baseline_kb:  # clear_refs not honoured
+        method, peak_kb = "ru_maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"baseline_mb": baseline_kb / 1024, "peak_mb": peak_kb / 1024,
+            "delta_mb": max(0.0, (peak_kb - baseline_kb) / 1024), "analytic_mb": analytic / 2**20,
+            "rss_method": method, "ru_maxrss_before_mb": ru_before / 1024, "seconds": seconds}
+
+
+def run_memory_child(job):
+    env = dict(os.environ)
+    # Large buffers always mmapped and returned on free: RSS follows live tensor bytes.
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
+    env.setdefault("MALLOC_TRIM_THRESHOLD_", "131072")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["CUDA_VISIBLE_DEVICES"] = env.get("TFAU_BENCH_MEMORY_GPU", "")  # host memory only
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfau.bench", "--memory-child", json.dumps(job)],
+        capture_output=True, text=True, env=env,
+    )
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {"error": (proc.stderr or proc.stdout)[-2000:], "delta_mb": None, "analytic_mb": None}
+
+
+# ------------------------------------------------------------------------------------ pipeline
+
+
+def pipeline_images_per_s(data_lib, runner, method, protocol, s):
+    """Images/s of the tfau.data pipeline for ``method`` on the synthetic_au ``protocol`` config."""
+    if runner is not None:
+        res = runner(method=method, config=protocol, image_size=s.pipeline_size,
+                     batch_size=s.pipeline_batch, n_images=s.pipeline_images)
+        return dict(res) if isinstance(res, dict) else {"images_per_s": float(res)}
+    ds = data_lib.make_pipeline(
+        data_lib.load_split("synthetic_au", protocol, "fold1"),
+        method=method, protocol=protocol, image_size=s.pipeline_size,
+        batch_size=s.pipeline_batch, training=True,
+    )
+    it = iter(ds.repeat() if hasattr(ds, "repeat") else ds)
+    next(it)  # warm-up (file open, shuffle buffer fill)
+    n = 0
+    t0 = time.perf_counter()
+    while n < s.pipeline_images:
+        features, _ = next(it)
+        n += int(features["image"].shape[0])
+    return {"images_per_s": n / (time.perf_counter() - t0), "images": n}
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tfau.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="128 px, small batches, few iterations")
+    p.add_argument("--tiny", action="store_true", help="TINY_CONFIG sizes (tests)")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
+                   help=f"sections to run (default all): {', '.join(SECTIONS)}")
+    p.add_argument("--models", nargs="+", choices=MODEL_NAMES, metavar="NAME")
+    p.add_argument("--no-reference", action="store_true", help="skip the keras ResNet-50 row")
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--batch", type=int)
+    p.add_argument("--memory-sizes", type=int, nargs="+", metavar="H")
+    p.add_argument("--jit", action="store_true", help="jit_compile=True (XLA) for every step")
+    p.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
+    p.add_argument("--profile", metavar="MODEL", choices=MODEL_NAMES + (REFERENCE,),
+                   help="also trace MODEL's training step with tf.profiler and print op times")
+    p.add_argument("--profile-dir", default="/tmp/tfau_bench_profile")
+    p.add_argument("--memory-child", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def settings_from_args(args):
+    s = Settings.preset("tiny" if args.tiny else "quick" if args.quick else "full")
+    if args.image_size:
+        s.image_size = args.image_size
+    if args.batch:
+        s.batch = args.batch
+    if args.models:
+        s.models = tuple(args.models)
+    if args.memory_sizes:
+        s.memory_sizes = tuple(args.memory_sizes)
+    if args.no_reference:
+        s.reference = False
+    s.jit = bool(args.jit)
+    return s
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.memory_child:
+        print(json.dumps(_memory_child(json.loads(args.memory_child))))
+        return None
+    s = settings_from_args(args)
+    sections = args.only or ([] if args.profile else list(SECTIONS))
+    info = machine_info()
+    print(f"tfau.bench ({s.mode}) {info['date']}  {info['cpu']}, {info['cores']} cores"
+          f"{', GPU ' + ', '.join(info['gpus']) if info['gpus'] else ', no GPU'}  "
+          f"TF {info['tensorflow']}  Keras {info['keras']}  load {info['load_average']}")
+    bench = Bench(s)
+    results = {"meta": {**info, "settings": dataclasses.asdict(s), "sections": sections,
+                        "argv": list(sys.argv[1:] if argv is None else argv)}}
+    runners = {"peak": bench.run_peak, "models": bench.run_models, "ratios": bench.run_ratios,
+               "memory": bench.run_memory, "pipeline": bench.run_pipeline,
+               "precision": bench.run_precision}
+    t0 = time.perf_counter()
+    for name in sections:
+        if name == "peak" and "peak" in bench.results:
+            results["peak"] = bench.results["peak"]
+            continue
+        results[name] = runners[name]()
+    if "peak" in bench.results:
+        results.setdefault("peak", bench.results["peak"])
+    if args.profile:
+        results["profile"] = bench.profile(args.profile, args.profile_dir)
+    results["models_measured"] = bench.rows
+    checks = [c for sec in results.values() if isinstance(sec, dict)
+              for c in sec.get("targets", [])]
+    results["targets"] = checks
+    results["meta"]["wall_s"] = time.perf_counter() - t0
+    results["meta"]["load_average_end"] = load_average()
+    if checks:
+        print_table("targets", ["target", "for", "value", "bound", "met"],
+                    [[c["name"], c.get("model") or c.get("method") or c.get("what") or "",
+                      c["value"], c["target"], {True: "yes", False: "NO", None: "-"}[c["met"]]]
+                     for c in checks])
+    print(f"\ntotal {results['meta']['wall_s']:.0f} s, load {results['meta']['load_average_end']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Throughput of tfau.data: decode + augment + targets, images per second.
+
+  python -m tfau.data.bench_pipeline                       # synthetic_au/disfa_intensity, 256 px
+  python -m tfau.data.bench_pipeline --image_size 128 --batches 40 --data_dir /tmp/tfds
+
+Builds synthetic_au first if needed (not timed). Each case reads the JPEG records of one fold
+and runs the full pipeline (JPEG decode, resize, augmentation, targets) without a model; the
+first ``--warmup`` batches are not timed.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def _cases():
+    from tfau.data import AugmentConfig
+
+    all_targets = ("labels", "label_mask", "heatmaps")
+    return {
+        # SCC-Heatmap / G2RL: no augmentation, heatmaps + labels
+        "none+heatmaps": (AugmentConfig(), all_targets),
+        # ROI-GCN on BP4D: rotation +-30 and flip, ROI maps
+        "roi_gcn+roi": (AugmentConfig.for_method("roi_gcn", "bp4d"),
+                        ("labels", "label_mask", "roi_maps", "roi_mask")),
+        # RE-Net: random 224 crop + flip (output 224)
+        "re_net_crop": (AugmentConfig.for_method("re_net"), ("labels", "label_mask")),
+        # everything at once
+        "full+heatmaps+roi": (AugmentConfig(flip=True, rotation=15, scale=0.1, translation=0.05,
+                                            brightness=0.1, contrast=0.2, saturation=0.2),
+                              all_targets + ("roi_maps", "roi_mask")),
+    }
+
+
+def run(data_dir=None, config="disfa_intensity", image_size=256, batch_size=64, batches=30,
+        warmup=5, cases=None, decode_in_pipeline=True):
+    import tensorflow as tf
+
+    from tfau.data import load_split, make_pipeline
+
+    results = {}
+    for name, (augment, targets) in _cases().items():
+        if cases and name not in cases:
+            continue
+        size = 224 if name == "re_net_crop" and image_size == 256 else image_size
+        raw = load_split("synthetic_au", config, "fold1+fold2+fold3", data_dir,
+                         decode_image=not decode_in_pipeline)
+        ds = make_pipeline(raw.repeat(), config, size, targets=targets, batch_size=batch_size,
+                           training=True, augment=augment, seed=0)
+        it = iter(ds)
+        for _ in range(warmup):
+            next(it)
+        start = time.perf_counter()
+        for _ in range(batches):
+            features, _ = next(it)
+        tf.debugging.assert_all_finite(features["image"], "image")
+        dt = time.perf_counter() - start
+        results[name] = batches * batch_size / dt
+        print(f"{name:22s} {size}px batch {batch_size}: {results[name]:7.0f} images/s", flush=True)
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("--config", default="disfa_intensity")
+    parser.add_argument("--image_size", type=int, default=256)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--cases", nargs="*", default=None, help=f"subset of {list(_cases())}")
+    parser.add_argument("--tfds_decode", action="store_true",
+                        help="let TFDS decode the JPEGs (as load_split's default) instead of "
+                             "make_pipeline's own parallel map")
+    args = parser.parse_args(argv)
+    from tfau.data import get_builder
+    from tfau.data.loading import prepare
+
+    prepare(get_builder("synthetic_au", args.config, args.data_dir), "synthetic_au")
+    run(args.data_dir, args.config, args.image_size, args.batch_size, args.batches, args.warmup,
+        args.cases, decode_in_pipeline=not args.tfds_decode)
+
+
+if __name__ == "__main__":
+    main()

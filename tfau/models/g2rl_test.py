@@ -1,0 +1,71 @@
+"""G2RL: training-only geometric branch, combined loss against NumPy, fit, serving, harness."""
+
+import numpy as np
+import pytest
+
+from tfau.models import build_model
+from tfau.models import _test_utils as tu
+from tfau.testing.layer_harness import run_model_checks
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model("g2rl", "bp4d_intensity", **tu.tiny_kwargs())
+
+
+def test_training_branch_only_in_training(model):
+    features, _ = tu.batch(model)
+    train_out = model(features, training=True)
+    assert train_out["geometry"].shape == (2, 256)
+    assert train_out["projection"].shape == (2, 256)
+    infer_out = model(features, training=False)
+    assert set(infer_out) == {"au", "maps"}
+    # Without landmarks (e.g. at export) the training branch is skipped too.
+    assert set(model({"image": features["image"]}, training=True)) == {"au", "maps"}
+    assert model.required_features == ("image", "landmarks")
+
+
+def test_combined_loss_matches_numpy(model):
+    features, y = tu.batch(model, unknown=True)
+    y_pred = model(features, training=True)
+    terms = model.loss_terms(y, y_pred)
+    loss = float(model.compute_loss(features, y, y_pred))
+    pred = np.asarray(y_pred["maps"], np.float64)
+    point_mask = y["label_mask"][:, model.point_au]
+    l_s = ((pred - y["heatmaps"]) ** 2 * point_mask[:, None, None, :]).sum() / (
+        point_mask.sum() * pred.shape[1] * pred.shape[2]
+    )
+    g = np.asarray(y_pred["geometry"], np.float64)
+    wm = np.asarray(y_pred["projection"], np.float64)
+    l_g = ((g - wm) ** 2).mean()
+    np.testing.assert_allclose(float(terms["heatmap_loss"]), l_s, rtol=1e-5)
+    np.testing.assert_allclose(float(terms["geometry_loss"]), l_g, rtol=1e-5)
+    np.testing.assert_allclose(loss, 0.05 * l_g + 0.95 * l_s, rtol=1e-5)
+    # Evaluation (no geometric branch): the heatmap term only.
+    eval_pred = model(features, training=False)
+    eval_loss = float(model.compute_loss(features, y, eval_pred, training=False))
+    np.testing.assert_allclose(
+        eval_loss, 0.95 * float(model.loss_terms(y, eval_pred)["heatmap_loss"]), rtol=1e-6
+    )
+
+
+def test_fit_and_serving(model):
+    features, y = tu.batch(model)
+    logs = tu.fit_one_step(model, features, y)  # graph mode: the training branch is traced
+    assert {"loss", "heatmap_loss", "geometry_loss"} <= set(logs)
+    serving = tu.assert_serving_matches(model, features)
+    baseline = build_model("resnet_deconv", "bp4d_intensity", **tu.tiny_kwargs())
+    assert serving.count_params() < model.count_params()
+    assert serving.count_params() == baseline.count_params()  # no inference overhead
+    names = {l.name for l in serving.layers}
+    assert "geometry" not in names and "projection" not in names
+
+
+def test_model_harness(tmp_path, model):
+    features, _ = tu.batch(model)
+    run_model_checks(
+        lambda: build_model("g2rl", "bp4d_intensity", **tu.tiny_kwargs()),
+        {"image": features["image"], "landmarks": features["landmarks"]},
+        atol=1e-4,
+        tmp_path=tmp_path,
+    )

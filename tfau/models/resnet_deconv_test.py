@@ -1,0 +1,78 @@
+"""ResNet-Deconv: shapes, decoding, masked heatmap MSE against NumPy, fit, serving, harness."""
+
+import numpy as np
+import pytest
+
+from tfau import geometry, targets
+from tfau.models import build_model
+from tfau.models import _test_utils as tu
+from tfau.models.resnet_deconv import HeatmapDecoder
+from tfau.testing.layer_harness import run_layer_checks, run_model_checks
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model("resnet_deconv", "bp4d_intensity", **tu.tiny_kwargs())
+
+
+def test_forward_shapes_and_decoding(model):
+    features, _ = tu.batch(model)
+    out = model(features, training=False)
+    spec = geometry.heatmap_spec("bp4d_intensity")
+    assert out["maps"].shape == (2, tu.SIZE // 4, tu.SIZE // 4, spec.n_points)
+    assert out["au"].shape == (2, 5)
+    assert str(out["au"].dtype) in ("float32", "<dtype: 'float32'>")
+    expected = targets.decode_heatmaps(out["maps"], spec.point_au, 5, scale=1.0)
+    np.testing.assert_allclose(np.asarray(out["au"]), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_decoder_inverts_targets():
+    # Targets from tfau.targets decode back to the labels through the model's decoder.
+    spec = geometry.heatmap_spec("disfa_intensity")
+    lm = tu.landmarks(3, 64)
+    labels = np.random.default_rng(1).integers(0, 6, (3, 12)).astype(np.float32)
+    maps = targets.heatmap_targets(lm, labels, spec, image_size=64)
+    decoded = HeatmapDecoder(spec.point_au, 12)(maps)
+    np.testing.assert_allclose(np.asarray(decoded), labels, atol=1e-5)
+
+
+def test_heatmap_loss_matches_numpy(model):
+    features, y = tu.batch(model, unknown=True)
+    y_pred = model(features, training=False)
+    loss = float(model.compute_loss(features, y, y_pred, training=False))
+    pred = np.asarray(y_pred["maps"], np.float64)
+    point_mask = y["label_mask"][:, model.point_au]  # [B, P]
+    sq = (pred - y["heatmaps"]) ** 2 * point_mask[:, None, None, :]
+    expected = sq.sum() / (point_mask.sum() * pred.shape[1] * pred.shape[2])
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    # All known: the plain mean over every heatmap value.
+    y["label_mask"][:] = 1.0
+    loss = float(model.compute_loss(features, y, y_pred, training=False))
+    np.testing.assert_allclose(loss, ((pred - y["heatmaps"]) ** 2).mean(), rtol=1e-5)
+
+
+def test_fit_and_serving(model):
+    features, y = tu.batch(model)
+    logs = tu.fit_one_step(model, features, y)  # graph mode (as the trainer)
+    assert {"loss", "heatmap_loss"} <= set(logs)
+    serving = tu.assert_serving_matches(model, features)
+    assert serving.count_params() == model.count_params()
+
+
+def test_heatmap_decoder_harness():
+    spec = geometry.heatmap_spec("bp4d_intensity")
+    maps = np.random.default_rng(0).random((2, 4, 4, spec.n_points)).astype(np.float32)
+    run_layer_checks(
+        HeatmapDecoder, {"point_au": spec.point_au.tolist(), "n_aus": 5, "scale": 2.0}, maps,
+        check_mixed=False,
+    )
+
+
+def test_model_harness(tmp_path):
+    features, _ = tu.batch(build_model("resnet_deconv", "bp4d_intensity", **tu.tiny_kwargs()))
+    run_model_checks(
+        lambda: build_model("resnet_deconv", "bp4d_intensity", **tu.tiny_kwargs()),
+        {"image": features["image"]},
+        atol=1e-4,
+        tmp_path=tmp_path,
+    )

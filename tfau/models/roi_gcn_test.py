@@ -1,0 +1,119 @@
+"""ROI-GCN: decoding vs tfau.targets, Loss0/Loss1 against NumPy, ablations, fit, serving, harness."""
+
+import numpy as np
+import pytest
+
+from tfau import geometry, targets
+from tfau.models import build_model
+from tfau.models import _test_utils as tu
+from tfau.models.roi_gcn import RoiDecoder, template_roi_windows
+from tfau.testing.layer_harness import run_model_checks
+
+PROTOCOL = "bp4d_occurrence"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model("roi_gcn", PROTOCOL, **tu.tiny_kwargs())
+
+
+def _windows(lm, size):
+    spec = geometry.roi_spec(PROTOCOL)
+    pts = targets.to_map_coords(targets.roi_points_tf(lm, spec), size, size // 4)
+    return targets.roi_window_masks(pts, size // 4)
+
+
+def test_forward_and_decoding(model):
+    features, _ = tu.batch(model)
+    out = model(features, training=False)
+    assert out["maps"].shape == (2, 8, 8, 12) and out["au"].shape == (2, 12)
+    expected = targets.decode_roi(out["maps"], _windows(features["landmarks"], tu.SIZE))
+    np.testing.assert_allclose(np.asarray(out["score"]), np.asarray(expected), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(out["au"]), 1 / (1 + np.exp(-10 * np.asarray(expected))), rtol=1e-5
+    )
+    # Without landmarks: the template face's windows.
+    out = model({"image": features["image"]}, training=False)
+    template = template_roi_windows(geometry.roi_spec(PROTOCOL).aus, tu.SIZE, tu.SIZE // 4)
+    expected = targets.decode_roi(out["maps"], template[None])
+    np.testing.assert_allclose(np.asarray(out["score"]), np.asarray(expected), atol=1e-6)
+
+
+def test_template_windows_match_targets():
+    lm = (np.asarray(geometry.TEMPLATE_68, np.float32) + 0.5) * (64 / 256) - 0.5
+    ours = template_roi_windows(geometry.roi_spec(PROTOCOL).aus, 64, 16)
+    np.testing.assert_array_equal(ours, np.asarray(_windows(lm[None], 64))[0])
+
+
+def test_decoder_recovers_labels_from_targets():
+    lm = tu.landmarks(4, 256, seed=3)
+    labels = np.random.default_rng(3).integers(0, 2, (4, 12)).astype(np.float32)
+    maps, _ = targets.roi_targets(lm, labels, geometry.roi_spec(PROTOCOL), image_size=256)
+    decoder = RoiDecoder(geometry.roi_spec(PROTOCOL).aus, 256)
+    score, au = decoder(maps, lm)
+    np.testing.assert_array_equal(np.asarray(au) > 0.5, labels > 0)
+    _, au = decoder(maps)  # template windows: aligned faces, same decisions here
+    np.testing.assert_array_equal(np.asarray(au) > 0.5, labels > 0)
+
+
+def test_losses_match_numpy(model):
+    features, y = tu.batch(model, unknown=True)
+    y_pred = model(features, training=True)
+    terms = model.loss_terms(y, y_pred)
+    loss = float(model.compute_loss(features, y, y_pred))
+    pred = np.asarray(y_pred["maps"], np.float64)
+    m = y["label_mask"]
+    loss0 = ((pred - y["roi_maps"]) ** 2 * m[:, None, None, :]).sum() / (m.sum() * 8 * 8)
+    z = np.asarray(y_pred["decomposition_logits"], np.float64)
+    t = y["labels"]
+    bce = -(t * np.log(1 / (1 + np.exp(-z))) + (1 - t) * np.log(1 - 1 / (1 + np.exp(-z))))
+    loss1 = (bce * m).sum() / m.sum()
+    np.testing.assert_allclose(float(terms["roi_loss"]), loss0, rtol=1e-5)
+    np.testing.assert_allclose(float(terms["decomposition_loss"]), loss1, rtol=1e-5)
+    np.testing.assert_allclose(loss, loss0 + 0.001 * loss1, rtol=1e-5)
+    # Loss1 = per AU a linear layer over the H'W' entries of Phi's column.
+    _, phi = model.gcn(model.encoder(features["image"], training=True))
+    kernel, bias = (np.asarray(w) for w in model.decomposition.get_weights())
+    manual = np.einsum("bpa,pa->ba", np.asarray(phi).reshape(2, -1, 12), kernel) + bias
+    np.testing.assert_allclose(z, manual, rtol=1e-4, atol=1e-5)
+
+
+def test_ablations():
+    features, y = tu.batch(build_model("roi_gcn", PROTOCOL, use_gcn=False, **tu.tiny_kwargs()))
+    positive = build_model("roi_gcn", PROTOCOL, use_negatives=False, **tu.tiny_kwargs())
+    assert positive.decoder.threshold == 0.5
+    y_pred = positive(features, training=True)
+    expected = ((np.asarray(y_pred["maps"]) - np.maximum(y["roi_maps"], 0)) ** 2).mean()
+    np.testing.assert_allclose(float(positive.loss_terms(y, y_pred)["roi_loss"]), expected, rtol=1e-5)
+    no_gcn = build_model("roi_gcn", PROTOCOL, use_gcn=False, **tu.tiny_kwargs())
+    assert not hasattr(no_gcn, "gcn") and not no_gcn.use_supervision
+    assert set(no_gcn(features, training=True)) == {"au", "maps", "score"}
+    no_sup = build_model("roi_gcn", PROTOCOL, use_supervision=False, **tu.tiny_kwargs())
+    assert hasattr(no_sup, "gcn") and "decomposition_logits" not in no_sup(features, training=True)
+    assert no_sup.count_params() < build_model("roi_gcn", PROTOCOL, **tu.tiny_kwargs()).count_params()
+
+
+def test_hrnet_default_backbone():
+    m = build_model("roi_gcn", PROTOCOL, image_size=32, width=0.125)
+    assert m.backbone_name == "hrnetv2_w18"
+    features, _ = tu.batch(m)
+    out = m(features, training=True)
+    assert out["maps"].shape == (2, 8, 8, 12) and out["decomposition_logits"].shape == (2, 12)
+
+
+def test_fit_and_serving(model):
+    features, y = tu.batch(model)
+    logs = tu.fit_one_step(model, features, y)
+    assert {"loss", "roi_loss", "decomposition_loss"} <= set(logs)
+    serving = tu.assert_serving_matches(model, features)
+    assert serving.count_params() == model.count_params() - model.decomposition.count_params()
+
+
+def test_model_harness(tmp_path, model):
+    features, _ = tu.batch(model)
+    run_model_checks(
+        lambda: build_model("roi_gcn", PROTOCOL, **tu.tiny_kwargs()),
+        {"image": features["image"], "landmarks": features["landmarks"]},
+        atol=1e-4,
+        tmp_path=tmp_path,
+    )
