@@ -72,6 +72,16 @@ MODEL_PROTOCOLS = {
 }
 # Variants only the ratios need.
 VARIANTS = {"roi_gcn_no_gcn": ("roi_gcn", {"use_gcn": False})}
+# tfau.data.bench_pipeline case whose augmentation and targets each method trains with.
+METHOD_CASES = {
+    "resnet_deconv": "none+heatmaps",
+    "scc_heatmap": "none+heatmaps",
+    "g2rl": "none+heatmaps",
+    "roi_gcn": "roi_gcn+roi",
+    "resnet18": "re_net_crop",
+    "re_net": "re_net_crop",
+}
+PIPELINE_CONFIGS = ("disfa_intensity", "bp4d_intensity", "bp4d_occurrence", "disfa_occurrence")
 HEAD_FILTERS = (256, 128, 64)  # deconv head channels at S/16, S/8, S/4 (tfau.backbones)
 HRNET_X0_CHANNELS = 270  # HRNetV2-W18 concatenated S/4 features (18 + 36 + 72 + 144)
 
@@ -102,9 +112,11 @@ class Settings:
     matmul_runs: int = 5
     memory_sizes: tuple = (16, 32, 64)
     memory_batch: int = 2
-    pipeline_images: int = 512
-    pipeline_batch: int = 32
+    pipeline_batch: int = 64
+    pipeline_batches: int = 30
+    pipeline_warmup: int = 5
     pipeline_size: int = 256
+    data_dir: str | None = None
     jit: bool = False
     models: tuple = MODEL_NAMES
     reference: bool = True
@@ -117,13 +129,14 @@ class Settings:
             return cls(
                 mode="quick", image_size=128, batch=4, warmup=1, infer_iters=3, train_iters=2,
                 matmul_n=2048, matmul_runs=3, memory_sizes=(16, 32, 64), memory_batch=1,
-                pipeline_images=256,
+                pipeline_batch=32, pipeline_batches=10, pipeline_warmup=3,
             )
         if mode == "tiny":
             return cls(
                 mode="tiny", image_size=64, batch=2, width=0.125, backbone="resnet18", warmup=1,
                 infer_iters=1, train_iters=1, matmul_n=256, matmul_runs=1, memory_sizes=(4, 8),
-                memory_batch=1, pipeline_images=16, pipeline_batch=8, pipeline_size=64,
+                memory_batch=1, pipeline_batch=4, pipeline_batches=2, pipeline_warmup=1,
+                pipeline_size=64,
                 reference=False,
             )
         raise ValueError(f"unknown mode {mode!r}")
@@ -687,52 +700,60 @@ class Bench:
     # -------------------------------------------------------------------------------- pipeline
 
     def run_pipeline(self):
+        """tfau.data throughput per synthetic_au config and per method's pipeline case
+        (``tfau.data.bench_pipeline.run``: JPEG decode, resize, augmentation, targets)."""
         s = self.s
         try:
-            from tfau import data as data_lib
+            from tfau.data import bench_pipeline
         except Exception as exc:  # noqa: BLE001
-            print(f"\n== input pipeline: tfau.data not importable ({exc}); skipped")
-            return {"skipped": f"tfau.data not importable: {exc}"}
-        runner = getattr(data_lib, "benchmark_pipeline", None)
-        if runner is None:
+            print(f"\n== input pipeline: tfau.data.bench_pipeline not importable ({exc}); skipped")
+            return {"skipped": repr(exc)}
+        methods = [m for m in s.models if m in METHOD_CASES]
+        if s.mode == "full":
+            configs = {c: None for c in PIPELINE_CONFIGS}  # every case on every config
+        else:
+            configs = {}
+            for m in methods:
+                configs.setdefault(MODEL_PROTOCOLS[m], set()).add(METHOD_CASES[m])
+        rates = {}
+        runs = []
+        for config, cases in configs.items():
+            t0 = time.perf_counter()
             try:
-                from tfau.data import bench as data_bench  # noqa: F401
-
-                runner = getattr(data_bench, "benchmark_pipeline", None)
-            except Exception:  # noqa: BLE001
-                runner = None
-        if runner is None and not hasattr(data_lib, "make_pipeline"):
-            print("\n== input pipeline: tfau.data has no make_pipeline yet; skipped")
-            return {"skipped": "tfau.data has no make_pipeline / benchmark_pipeline yet"}
-        return self._pipeline_with(data_lib, runner)
-
-    def _pipeline_with(self, data_lib, runner):
-        s = self.s
-        methods = {m: MODEL_PROTOCOLS[m] for m in self.s.models}
-        rows = []
-        results = []
-        checks = []
-        for method, protocol in methods.items():
-            try:
-                r = pipeline_images_per_s(data_lib, runner, method, protocol, s)
+                res = bench_pipeline.run(
+                    data_dir=s.data_dir, config=config, image_size=s.pipeline_size,
+                    batch_size=s.pipeline_batch, batches=s.pipeline_batches,
+                    warmup=s.pipeline_warmup, cases=None if cases is None else sorted(cases),
+                )
             except Exception as exc:  # noqa: BLE001
-                results.append({"method": method, "error": repr(exc)})
-                rows.append([method, protocol, None, None, None, f"error: {exc!r}"[:60]])
+                runs.append({"config": config, "error": repr(exc)})
+                print(f"  pipeline {config}: error {exc!r}")
                 continue
-            consume = self.rows.get(method, {}).get("train_images_per_s")
-            ratio = r["images_per_s"] / consume if consume else None
-            results.append({"method": method, "config": protocol, **r,
-                            "train_images_per_s": consume, "ratio": ratio})
-            rows.append([method, protocol, r["images_per_s"], consume, ratio, ""])
-            checks.append(dict(check_target("pipeline_images_per_s", r["images_per_s"]), method=method))
+            for case, ips in res.items():
+                rates[(config, case)] = float(ips)
+                runs.append({"config": config, "case": case, "images_per_s": float(ips)})
+            runs[-1]["wall_s"] = time.perf_counter() - t0
+        rows, per_method, checks = [], [], []
+        for m in methods:
+            config, case = MODEL_PROTOCOLS[m], METHOD_CASES[m]
+            ips = rates.get((config, case))
+            consume = self.rows.get(m, {}).get("train_images_per_s")
+            ratio = ips / consume if ips and consume else None
+            per_method.append({"method": m, "config": config, "case": case, "images_per_s": ips,
+                               "train_images_per_s": consume, "ratio": ratio})
+            rows.append([m, config, case, ips, consume, ratio])
+            if ips is not None:
+                checks.append(dict(check_target("pipeline_images_per_s", ips), method=m))
             if ratio is not None:
-                checks.append(dict(check_target("pipeline_vs_training", ratio), method=method))
+                checks.append(dict(check_target("pipeline_vs_training", ratio), method=m))
         print_table(
-            f"input pipeline at {s.pipeline_size}px (decode + augment + targets)",
-            ["method", "synthetic_au config", "pipeline img/s", "train img/s", "ratio", "note"],
+            f"input pipeline, {s.pipeline_size}px source, batch {s.pipeline_batch} vs training "
+            f"step at {s.image_size}px",
+            ["method", "synthetic_au config", "case", "pipeline img/s", "train img/s", "ratio"],
             rows,
         )
-        return {"rows": results, "targets": checks, "load_average": load_average()}
+        return {"runs": runs, "per_method": per_method, "targets": checks,
+                "load_average": load_average()}
 
     # -------------------------------------------------------------------------------- precision
 
@@ -949,30 +970,6 @@ def run_memory_child(job):
     return {"error": (proc.stderr or proc.stdout)[-2000:], "delta_mb": None, "analytic_mb": None}
 
 
-# ------------------------------------------------------------------------------------ pipeline
-
-
-def pipeline_images_per_s(data_lib, runner, method, protocol, s):
-    """Images/s of the tfau.data pipeline for ``method`` on the synthetic_au ``protocol`` config."""
-    if runner is not None:
-        res = runner(method=method, config=protocol, image_size=s.pipeline_size,
-                     batch_size=s.pipeline_batch, n_images=s.pipeline_images)
-        return dict(res) if isinstance(res, dict) else {"images_per_s": float(res)}
-    ds = data_lib.make_pipeline(
-        data_lib.load_split("synthetic_au", protocol, "fold1"),
-        method=method, protocol=protocol, image_size=s.pipeline_size,
-        batch_size=s.pipeline_batch, training=True,
-    )
-    it = iter(ds.repeat() if hasattr(ds, "repeat") else ds)
-    next(it)  # warm-up (file open, shuffle buffer fill)
-    n = 0
-    t0 = time.perf_counter()
-    while n < s.pipeline_images:
-        features, _ = next(it)
-        n += int(features["image"].shape[0])
-    return {"images_per_s": n / (time.perf_counter() - t0), "images": n}
-
-
 # ------------------------------------------------------------------------------------ main
 
 
@@ -987,6 +984,7 @@ def parse_args(argv=None):
     p.add_argument("--image-size", type=int)
     p.add_argument("--batch", type=int)
     p.add_argument("--memory-sizes", type=int, nargs="+", metavar="H")
+    p.add_argument("--data-dir", help="TFDS data dir of synthetic_au (built there if missing)")
     p.add_argument("--jit", action="store_true", help="jit_compile=True (XLA) for every step")
     p.add_argument("--json", metavar="PATH", help="write every figure to this JSON file")
     p.add_argument("--profile", metavar="MODEL", choices=MODEL_NAMES + (REFERENCE,),
@@ -1009,11 +1007,15 @@ def settings_from_args(args):
     if args.no_reference:
         s.reference = False
     s.jit = bool(args.jit)
+    if args.data_dir:
+        s.data_dir = args.data_dir
     return s
 
 
 def main(argv=None):
     args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # effective only before TF's import
+    _tf().get_logger().setLevel("ERROR")  # per-layer tf.functions in the ratios retrace by design
     if args.memory_child:
         print(json.dumps(_memory_child(json.loads(args.memory_child))))
         return None

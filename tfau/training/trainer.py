@@ -449,7 +449,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
           f"({train_split}), {steps} steps x {s.epochs} epochs, batch {s.batch_size}, "
           f"{s.image_size}px, {strategy_lib.describe(strategy)}, {s.precision}", flush=True)
     t_fit = time.time()
-    model.fit(train, epochs=s.epochs, steps_per_epoch=steps, validation_data=val,
+    model.fit(train, epochs=s.epochs, steps_per_epoch=steps, validation_data=val, shuffle=False,
               callbacks=cbs, verbose=s.verbose)
     fit_s = time.time() - t_fit
     if chief:

@@ -1,0 +1,120 @@
+"""RE-Net and the ResNet-18 baseline: folded all-AU inference, single-AU training loss, intensity
+variant, fit, serving, harness."""
+
+import numpy as np
+import pytest
+
+from tfau.layers.graph_batch_norm import GraphBatchNorm, pearson_correlation
+from tfau.models import build_model
+from tfau.models import _test_utils as tu
+from tfau.testing.layer_harness import run_model_checks
+
+PROTOCOL = "disfa_occurrence"
+
+
+def _correlation(n_aus, seed=0):
+    labels = np.random.default_rng(seed).integers(0, 2, (50, n_aus))
+    return pearson_correlation(labels)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model("re_net", PROTOCOL, correlation=_correlation(8), **tu.tiny_kwargs())
+
+
+def test_structure_and_config(model):
+    norms = [l for l in model.backbone.layers if isinstance(l, GraphBatchNorm)]
+    assert len(norms) == 20  # stem + 2 per basic block + 3 downsampling shortcuts
+    assert not any(type(l).__name__ == "BatchNormalization" for l in model.backbone.layers)
+    np.testing.assert_allclose(norms[0].correlation, _correlation(8))
+    config = model.get_config()
+    np.testing.assert_allclose(np.asarray(config["correlation"]), _correlation(8))
+    assert model.required_features == ("image", "au_index")
+    baseline = build_model("resnet18", PROTOCOL, **tu.tiny_kwargs())
+    assert baseline.required_features == ("image",)
+    assert not any(isinstance(l, GraphBatchNorm) for l in baseline.backbone.layers)
+
+
+def test_folded_inference_equals_one_pass_per_au(model):
+    features, _ = tu.batch(model, n=3)
+    out = model(features, training=False)
+    assert out["au"].shape == (3, 8) and out["au_logits"].shape == (3, 8)
+    for a in range(8):
+        logits = model._logits(features["image"], np.full((3,), a, np.int32), training=False)
+        np.testing.assert_allclose(
+            np.asarray(out["au_logits"])[:, a], np.asarray(logits)[:, a, 0], rtol=1e-4, atol=1e-5
+        )
+    np.testing.assert_allclose(
+        np.asarray(out["au"]), 1 / (1 + np.exp(-np.asarray(out["au_logits"]))), rtol=1e-5
+    )
+
+
+def test_single_au_training_loss_matches_numpy(model):
+    features, y = tu.batch(model, n=4)
+    features["au_index"] = np.int32(2)  # a scalar works as well as [B]
+    y["label_mask"][1, 2] = 0.0
+    y_pred = model(features, training=True)
+    assert y_pred["au_logits"].shape == (4,)
+    au = np.asarray(y_pred["au"])
+    assert np.all(au[:, [0, 1, 3, 4, 5, 6, 7]] == 0) and np.all(au[:, 2] > 0)
+    z = np.asarray(y_pred["au_logits"], np.float64)
+    t, m = y["labels"][:, 2], y["label_mask"][:, 2]
+    p = 1 / (1 + np.exp(-z))
+    bce = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    np.testing.assert_allclose(
+        float(model.compute_loss(features, y, y_pred)), (bce * m).sum() / m.sum(), rtol=1e-5
+    )
+
+
+def test_intensity_variant():
+    m = build_model("re_net", "bp4d_intensity", correlation=_correlation(5), **tu.tiny_kwargs())
+    features, y = tu.batch(m)
+    out = m(features, training=False)
+    assert out["au_logits"].shape == (2, 5, 6)
+    p = np.exp(np.asarray(out["au_logits"], np.float64))
+    p /= p.sum(-1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(out["au"]), (p * np.arange(6)).sum(-1), rtol=1e-5)
+    # All-AU (evaluation) loss: masked 6-way cross-entropy.
+    y["label_mask"][0, 1] = 0.0
+    loss = float(m.compute_loss(features, y, out, training=False))
+    ce = -np.log(np.take_along_axis(p, y["labels"].astype(int)[..., None], -1)[..., 0])
+    np.testing.assert_allclose(loss, (ce * y["label_mask"]).sum() / y["label_mask"].sum(), rtol=1e-5)
+    argmax = build_model(
+        "re_net", "bp4d_intensity", intensity_output="argmax", **tu.tiny_kwargs()
+    )
+    values = np.asarray(argmax(features, training=False)["au"])
+    assert set(np.unique(values)) <= set(range(6))
+
+
+def test_fit_and_serving(model):
+    features, y = tu.batch(model)
+    logs = tu.fit_one_step(model, features, y)  # graph mode, one AU per batch
+    assert {"loss", "au_loss"} <= set(logs)
+    tu.assert_serving_matches(model, features, keys=("au",))
+
+
+def test_baseline_fit_all_aus():
+    m = build_model("resnet18", PROTOCOL, **tu.tiny_kwargs())
+    features, y = tu.batch(m)
+    y_pred = m(features, training=True)  # au_index ignored: every AU
+    z = np.asarray(y_pred["au_logits"], np.float64)
+    t = y["labels"]
+    p = 1 / (1 + np.exp(-z))
+    bce = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    np.testing.assert_allclose(float(m.compute_loss(features, y, y_pred)), bce.mean(), rtol=1e-5)
+    tu.fit_one_step(m, features, y, run_eagerly=True)
+    tu.assert_serving_matches(m, features, keys=("au",))
+
+
+@pytest.mark.parametrize("name", ["re_net", "resnet18"])
+def test_model_harness(tmp_path, name):
+    kwargs = dict(tu.tiny_kwargs())
+    if name == "re_net":
+        kwargs["correlation"] = _correlation(8)
+    features, _ = tu.batch(build_model(name, PROTOCOL, **kwargs))
+    run_model_checks(
+        lambda: build_model(name, PROTOCOL, **kwargs),
+        {"image": features["image"]},
+        atol=1e-4,
+        tmp_path=tmp_path,
+    )
