@@ -535,7 +535,8 @@ def _curve(pts, n=12) -> np.ndarray:
     return np.concatenate([out, pts[-1:]], 0)
 
 
-def _background(identity: Identity, rng_frame: np.random.Generator) -> np.ndarray:
+def _background(identity: Identity) -> np.ndarray:
+    """Per-identity backdrop: a two-colour gradient with soft blobs (drawn at 32 px)."""
     small = 32
     yy = np.linspace(0.0, 1.0, small, dtype=np.float32)[:, None, None]
     xx = np.linspace(0.0, 1.0, small, dtype=np.float32)[None, :, None]
@@ -586,7 +587,7 @@ def render_face(identity: Identity, levels, pose=(0.0, 1.0, 0.0, 0.0), gaze=(0.0
     p = deform(identity.shape, levels).astype(np.float64)
     d = _eye_distance(neutral)
     m = pose_matrix(pose)
-    img = _background(identity, rng)
+    img = _background(identity)
     pt = _Painter(img, m)
     skin = identity.skin.astype(np.float64)
     cx = float(neutral[27, 0])
@@ -802,13 +803,13 @@ def render_face(identity: Identity, levels, pose=(0.0, 1.0, 0.0, 0.0), gaze=(0.0
         pt.stroke(curve, widths, identity.brow)
 
     # --- eyes ---------------------------------------------------------------------------------
-    for eye, g_sign in ((EYE_L, 1.0), (EYE_R, 1.0)):
+    for eye in (EYE_L, EYE_R):
         e = p[eye]
         outline = np.concatenate([_curve(e[[0, 1, 2, 3]], 6), _curve(e[[3, 4, 5, 0]], 6)[1:-1]], 0)
         # lid crease above the upper lid (moves up/fades with AU5)
         crease = _curve(e[[0, 1, 2, 3]] + np.array([0, -(0.09 - 0.006 * au(5)) * d]), 5)
         pt.stroke(crease, np.linspace(0.3, 1, len(crease)) * 0.025 * d, shade(0.25))
-        # eye socket shadow (upper lid skin)
+        # the eye white
         pt.fill(outline, (235, 232, 228))
         width = float(np.linalg.norm(e[3] - e[0]))
         centre = (neutral[eye][[0, 3]].mean(0) + np.asarray(gaze, np.float64) * width * np.array([1.0, 0.5]))
@@ -829,7 +830,6 @@ def render_face(identity: Identity, levels, pose=(0.0, 1.0, 0.0, 0.0), gaze=(0.0
         pt.stroke(lower, (0.018 + 0.003 * au(7)) * d, shade(0.45 + 0.03 * au(7)))
 
     # --- nose ---------------------------------------------------------------------------------
-    base = p[NOSE_BASE]
     for side, (wing, nost) in ((-1, (31, 32)), (1, (35, 34))):
         wing_c = p[wing] + np.array([side * 0.02 * d, -0.05 * d])
         arc = _ellipse(wing_c, (0.085 * d, 0.1 * d), 0, 9, 100 if side < 0 else -100, 260 if side < 0 else 80)
@@ -837,7 +837,6 @@ def render_face(identity: Identity, levels, pose=(0.0, 1.0, 0.0, 0.0), gaze=(0.0
         nc = (p[nost] + p[33]) / 2 + np.array([side * 0.02 * d, -0.015 * d])
         pt.fill(_ellipse(nc, (0.06 * d, 0.03 * d), side * 15, 14), shade(0.6))
     pt.fill(_ellipse(p[30] + np.array([0, -0.02 * d]), (0.07 * d, 0.05 * d), 0, 14), skin * 1.06)
-    del base
 
     # --- mouth --------------------------------------------------------------------------------
     outer = p[MOUTH_OUT]

@@ -240,8 +240,9 @@ def test_golden_frames_unchanged():
 
 if __name__ == "__main__":
     if "--write-golden" in sys.argv:
+        frames = ",\n  ".join(json.dumps(r) for r in _golden_records())
         with open(GOLDEN, "w") as f:
-            json.dump({"version": str(sab.Builder.VERSION), "frames": _golden_records()}, f, indent=1)
+            f.write(f'{{"version": "{sab.Builder.VERSION}",\n "frames": [\n  {frames}\n ]}}\n')
         print(f"wrote {GOLDEN}")
     else:
         tfds.testing.test_main()

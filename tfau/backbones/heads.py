@@ -101,6 +101,8 @@ def build_encoder(
     size = int(image_size)
     if size % 32:
         raise ValueError(f"image_size must be divisible by 32, got {size}")
+    if backbone == "hrnetv2_w18" and scc_stages and not hrnet_neck:
+        raise ValueError("SCC on HRNet needs hrnet_neck=True")
     base = build_backbone(backbone, size, width, weights)
     images = keras.Input((size, size, 3), name="image")
     x = base(images)
@@ -113,8 +115,6 @@ def build_encoder(
             x = keras.layers.ReLU(name="neck_relu")(x)
             if scc_stages:
                 x = _scc_layer(scc_options, "neck_scc")(x)
-        elif scc_stages:
-            raise ValueError("SCC on HRNet needs hrnet_neck=True")
     else:
         x = deconv_head(x, head_filters, width, scc_stages, scc_options, name="head")
     return keras.Model(images, x, name=name)

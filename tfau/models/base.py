@@ -162,14 +162,13 @@ class AUModel(keras.Model):
 
     @staticmethod
     def _image(features):
-        if isinstance(features, dict):
-            return features["image"]
-        return features
+        image = features["image"] if isinstance(features, dict) else features
+        return ops.convert_to_tensor(image)
 
     @staticmethod
     def _feature(features, key):
-        if isinstance(features, dict):
-            return features.get(key)
+        if isinstance(features, dict) and features.get(key) is not None:
+            return ops.convert_to_tensor(features[key])
         return None
 
     def _symbolic_image(self):
