@@ -150,7 +150,7 @@ def _identity_shape(template: np.ndarray, rng: np.random.Generator) -> np.ndarra
         pts[i, 1] = top + (pts[i, 1] - top) * nose_len
     pts[NOSE_BASE, 0] = cx + (pts[NOSE_BASE, 0] - cx) * nose_w
     # Mouth: width, vertical position follows the lower-face length.
-    mouth_w = rng.uniform(0.88, 1.12)
+    mouth_w = rng.uniform(0.94, 1.06)
     mouth_dy = (length - 1.0) * (pts[51, 1] - eye_y) * 0.8
     for i in range(48, 68):
         pts[i, 0] = cx + (pts[i, 0] - cx) * mouth_w
@@ -274,8 +274,8 @@ def deform(shape: np.ndarray, levels: np.ndarray) -> np.ndarray:
     move([49, 53, 59, 55], -0.2 * u * a, 0.0)
     # AU15 lip corner depressor.
     a = au(15)
-    move([48, 54, 60, 64], 0.1 * u * a, 0.75 * u * a)
-    move([59, 55], 0.05 * u * a, 0.35 * u * a)
+    move([48, 54, 60, 64], 0.1 * u * a, 0.95 * u * a)
+    move([59, 55], 0.05 * u * a, 0.45 * u * a)
     move([49, 53], 0.0, 0.3 * u * a)
     # AU17 chin raiser: lower lip and chin pushed up.
     a = au(17)
@@ -286,8 +286,8 @@ def deform(shape: np.ndarray, levels: np.ndarray) -> np.ndarray:
     move([48, 54], 0.0, 0.15 * u * a)
     # AU20 lip stretcher: corners laterally out, lips flatten.
     a = au(20)
-    move([48, 54, 60, 64], 0.95 * u * a, 0.18 * u * a)
-    move([49, 53, 59, 55], 0.5 * u * a, 0.05 * u * a)
+    move([48, 54, 60, 64], 1.15 * u * a, 0.2 * u * a)
+    move([49, 53, 59, 55], 0.6 * u * a, 0.05 * u * a)
     move([50, 52, 58, 56, 61, 63, 65, 67], 0.2 * u * a, 0.0)
     move([50, 51, 52], 0.0, 0.1 * u * a)
     move([56, 57, 58], 0.0, -0.1 * u * a)
@@ -479,10 +479,10 @@ class _Painter:
 
 
 def _colour(c):
-    if np.isscalar(c):
+    if isinstance(c, (int, float)):
         return float(c)
-    c = np.clip(np.asarray(c, np.float64), 0, 255)
-    return (float(c[0]), float(c[1]), float(c[2]))
+    r, g, b = (min(max(float(v), 0.0), 255.0) for v in c)
+    return (r, g, b)
 
 
 def _stroke_polygon(pts: np.ndarray, widths) -> np.ndarray:
@@ -645,9 +645,17 @@ def render_face(identity: Identity, levels, pose=(0.0, 1.0, 0.0, 0.0), gaze=(0.0
         lift = (0.05 * au(6) + 0.025 * au(12)) * d
         cc = (cx + side * 0.72 * d, neutral[41, 1] + 0.75 * d - lift)
         pt.fill(_ellipse(cc, (0.26 * d, 0.16 * d + 0.012 * d * au(6)), 0, 20),
-                133 + 4 * au(6), soft)
+                133 + 6 * au(6), soft)
         # nose side shadows
         pt.fill(_ellipse((cx + side * 0.14 * d, neutral[29, 1]), (0.05 * d, 0.3 * d), 0, 16), 112, soft)
+        # AU15: shadow under the lowered corner; AU20: shadow of the stretched cheek
+        corner = p[48 if side < 0 else 54]
+        if au(15) > 0:
+            pt.fill(_ellipse(corner + np.array([side * 0.06 * d, 0.14 * d]), (0.1 * d, 0.1 * d), 0, 16),
+                    128 - 6 * au(15), soft)
+        if au(20) > 0:
+            pt.fill(_ellipse(corner + np.array([side * 0.16 * d, 0.0]), (0.08 * d, 0.16 * d), 0, 16),
+                    128 - 6 * au(20), soft)
         # AU17: chin boss bulge (highlight centre, shadow rim)
         if au(17) > 0:
             cb = (cx + side * 0.15 * d, p[8, 1] - 0.28 * d)
@@ -718,20 +726,20 @@ def render_face(identity: Identity, levels, pose=(0.0, 1.0, 0.0, 0.0), gaze=(0.0
     a6 = au(6)
     for side, corner, lower in ((-1, 36, (41, 40)), (1, 45, (46, 47))):
         if a6 + age > 0.02:
-            k = min(0.5, 0.09 * a6 + age)
+            k = min(0.6, 0.12 * a6 + age)
             for ang in (-28, -5, 20):
                 r = np.deg2rad(ang)
                 length = (0.12 + 0.03 * a6) * d
                 start = p[corner] + np.array([side * 0.07 * d, 0])
                 end = start + length * np.array([side * np.cos(r), np.sin(r)])
                 pt.stroke(np.stack([start, (start + end) / 2 + np.array([0, -0.01 * d]), end]),
-                          np.array([0.6, 1.0, 0.2]) * 0.04 * d, shade(k))
+                          np.array([0.6, 1.0, 0.2]) * (0.04 + 0.004 * a6) * d, shade(k))
         if a6 > 0:
             lid = p[list(lower)].mean(0)
             xs = np.linspace(-0.25, 0.25, 7) * d + lid[0]
             ys = lid[1] + (0.16 - 0.006 * a6) * d + 0.5 * ((xs - lid[0]) / d) ** 2 * d
-            pt.stroke(np.stack([xs, ys], 1), 0.03 * d * np.sin(np.linspace(0.2, np.pi - 0.2, 7)),
-                      shade(min(0.4, 0.07 * a6)))
+            pt.stroke(np.stack([xs, ys], 1), 0.035 * d * np.sin(np.linspace(0.2, np.pi - 0.2, 7)),
+                      shade(min(0.5, 0.09 * a6)))
     # AU7: tension line along the lower lid (lid bulge).
     a7 = au(7)
     if a7 > 0:
@@ -770,16 +778,18 @@ def render_face(identity: Identity, levels, pose=(0.0, 1.0, 0.0, 0.0), gaze=(0.0
     # AU15: short oblique lines below the lip corners; AU20: vertical stretch lines at the corners.
     a15, a20 = au(15), au(20)
     for side, corner in ((-1, 48), (1, 54)):
-        if a15 > 0:
-            s = p[corner] + np.array([side * 0.04 * d, 0.06 * d])
-            e = s + np.array([side * 0.06 * d, (0.12 + 0.02 * a15) * d])
-            pt.stroke(np.stack([s, (s + e) / 2, e]), np.array([0.3, 1.0, 0.2]) * 0.04 * d,
-                      shade(min(0.5, 0.09 * a15)))
-        if a20 > 0:
-            s = p[corner] + np.array([side * 0.09 * d, -0.08 * d])
-            e = s + np.array([side * 0.02 * d, (0.16 + 0.02 * a20) * d])
-            pt.stroke(np.stack([s, (s + e) / 2 + np.array([side * 0.02 * d, 0]), e]),
-                      np.array([0.3, 1.0, 0.3]) * 0.035 * d, shade(min(0.5, 0.09 * a20)))
+        if a15 > 0:  # depressor lines running down and out from the corners
+            s = p[corner] + np.array([side * 0.03 * d, 0.05 * d])
+            e = s + np.array([side * 0.08 * d, (0.14 + 0.03 * a15) * d])
+            pt.stroke(np.stack([s, (s + e) / 2 + np.array([side * 0.015 * d, 0]), e]),
+                      np.array([0.4, 1.0, 0.3]) * (0.04 + 0.005 * a15) * d,
+                      shade(min(0.6, 0.12 * a15)))
+        if a20 > 0:  # stretch folds lateral of the corners
+            s = p[corner] + np.array([side * 0.1 * d, -0.1 * d])
+            e = s + np.array([side * 0.03 * d, (0.2 + 0.025 * a20) * d])
+            pt.stroke(np.stack([s, (s + e) / 2 + np.array([side * 0.025 * d, 0]), e]),
+                      np.array([0.3, 1.0, 0.3]) * (0.04 + 0.005 * a20) * d,
+                      shade(min(0.6, 0.12 * a20)))
     # AU17: mentolabial furrow and chin dimpling.
     a17 = au(17)
     if a17 > 0:

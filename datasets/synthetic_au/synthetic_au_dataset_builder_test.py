@@ -206,8 +206,13 @@ def test_landmarks_are_the_rendered_ones():
     """Stored landmarks sit on the drawn features: the pupil is dark, lips are not skin."""
     fr = render.render_frame(3, 0, 0, 10)
     plan = render.sequence_plan(3, 0, 10)
-    eye = fr.landmarks[36:42].mean(0)
-    assert fr.image[int(round(eye[1])), int(round(eye[0]))].mean() < 110
+    for eye in (fr.landmarks[36:42].mean(0), fr.landmarks[42:48].mean(0)):
+        x, y = np.round(eye).astype(int)
+        assert fr.image[y - 4:y + 5, x - 4:x + 5].mean(-1).min() < 60  # the pupil is there
+    lips = fr.landmarks[[50, 52, 56, 58]].mean(0)
+    cheek = fr.landmarks[[1, 31]].mean(0)
+    assert np.abs(fr.image[int(lips[1]), int(lips[0])].astype(float)
+                  - fr.image[int(cheek[1]), int(cheek[0])]).sum() > 20
     assert geometry.inner_eye_distance(fr.landmarks) > 35
     # landmarks = pose(deform(shape)) exactly
     m = render.pose_matrix(plan.poses[0])

@@ -7,9 +7,11 @@ dict with at least ``au`` (float32 ``[B, A]``). Losses live in ``compute_loss`` 
 backend-agnostic hook ``fit``/``evaluate`` call), built from ``loss_terms`` which tests compare
 with NumPy; each term is also reported as a metric (``heatmap_loss`` etc. in the fit logs).
 
-Training-only branches (G2RL's geometric module, ROI-GCN's decomposition classifier, RE-Net's
-single-AU pass) run only when ``call`` is in training mode; ``serving_model()`` returns a plain
-functional ``keras.Model`` image -> ``{"au", "maps"}`` sharing the trained layers.
+Training-only branches (G2RL's geometric module, ROI-GCN's decomposition classifier) run in
+``call`` whenever their inputs are there (so ``evaluate`` reports the training objective);
+RE-Net's single-AU pass runs in training mode only. ``serving_model()`` returns a plain
+functional ``keras.Model`` image -> ``{"au", "maps"}`` sharing the trained layers, with those
+branches removed.
 """
 from __future__ import annotations
 

@@ -8,10 +8,10 @@ Training adds two modules on top of the ResNet-Deconv heatmap model:
 
 and the loss ``lambda * L_G + (1 - lambda) * L_S`` with ``L_G = ||G - W M||^2``
 (``knowledge_projection_loss``, per-element mean by default) and ``L_S`` the heatmap MSE,
-lambda = 0.05. Both modules run only in training mode and only when the features carry
-``landmarks``; evaluation (``training=False``) reports the heatmap term alone (the ``loss`` of
-``evaluate`` is ``(1 - lambda) * L_S``; ``heatmap_loss`` is ``L_S``). ``serving_model()`` has
-neither module: inference costs exactly the baseline's.
+lambda = 0.05. ``call`` runs both modules whenever the features carry ``landmarks`` (in
+training and in ``evaluate``, so ``val_loss`` is the same objective as ``loss``; without
+landmarks the loss is ``(1 - lambda) * L_S``). ``serving_model()`` has neither module:
+inference costs exactly the baseline's.
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ class G2RL(ResNetDeconv):
         maps = ops.cast(maps, "float32")
         out = {"au": self.decoder(maps), "maps": maps}
         landmarks = self._feature(features, "landmarks")
-        if training and landmarks is not None:
+        if landmarks is not None:
             out["geometry"] = ops.cast(self.geometry(landmarks, training=training), "float32")
             out["projection"] = ops.cast(self.projection(m, training=training), "float32")
         return out

@@ -13,14 +13,13 @@ def model():
     return build_model("g2rl", "bp4d_intensity", **tu.tiny_kwargs())
 
 
-def test_training_branch_only_in_training(model):
+def test_geometric_branch_needs_landmarks(model):
     features, _ = tu.batch(model)
     train_out = model(features, training=True)
     assert train_out["geometry"].shape == (2, 256)
     assert train_out["projection"].shape == (2, 256)
-    infer_out = model(features, training=False)
-    assert set(infer_out) == {"au", "maps"}
-    # Without landmarks (e.g. at export) the training branch is skipped too.
+    assert set(model(features, training=False)) == {"au", "maps", "geometry", "projection"}
+    # Without landmarks (serving, export) the branch is skipped.
     assert set(model({"image": features["image"]}, training=True)) == {"au", "maps"}
     assert model.required_features == ("image", "landmarks")
 
@@ -41,8 +40,8 @@ def test_combined_loss_matches_numpy(model):
     np.testing.assert_allclose(float(terms["heatmap_loss"]), l_s, rtol=1e-5)
     np.testing.assert_allclose(float(terms["geometry_loss"]), l_g, rtol=1e-5)
     np.testing.assert_allclose(loss, 0.05 * l_g + 0.95 * l_s, rtol=1e-5)
-    # Evaluation (no geometric branch): the heatmap term only.
-    eval_pred = model(features, training=False)
+    # No landmarks (no geometric branch): the heatmap term only.
+    eval_pred = model({"image": features["image"]}, training=False)
     eval_loss = float(model.compute_loss(features, y, eval_pred, training=False))
     np.testing.assert_allclose(
         eval_loss, 0.95 * float(model.loss_terms(y, eval_pred)["heatmap_loss"]), rtol=1e-6

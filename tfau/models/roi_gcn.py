@@ -279,7 +279,7 @@ class ROIGCN(AUModel):
         landmarks = self._feature(features, "landmarks") if self.decode_with_landmarks else None
         score, au = self.decoder(maps, landmarks)
         out = {"au": au, "maps": maps, "score": score}
-        if training and self.use_supervision:
+        if self.use_supervision:  # cheap; also gives val_decomposition_loss
             out["decomposition_logits"] = self.decomposition(phi)
         return out
 

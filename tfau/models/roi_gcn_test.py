@@ -88,6 +88,7 @@ def test_ablations():
     no_gcn = build_model("roi_gcn", PROTOCOL, use_gcn=False, **tu.tiny_kwargs())
     assert not hasattr(no_gcn, "gcn") and not no_gcn.use_supervision
     assert set(no_gcn(features, training=True)) == {"au", "maps", "score"}
+    assert "decomposition_logits" in positive(features, training=False)
     no_sup = build_model("roi_gcn", PROTOCOL, use_supervision=False, **tu.tiny_kwargs())
     assert hasattr(no_sup, "gcn") and "decomposition_logits" not in no_sup(features, training=True)
     assert no_sup.count_params() < build_model("roi_gcn", PROTOCOL, **tu.tiny_kwargs()).count_params()
