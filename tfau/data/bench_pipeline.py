@@ -32,7 +32,7 @@ def _cases():
     }
 
 
-def run(data_dir=None, config="disfa_intensity", image_size=256, batch_size=64, batches=30,
+def run(data_dir=None, config="disfa_intensity", image_size=256, batch_size=32, batches=60,
         warmup=5, cases=None, decode_in_pipeline=True):
     import tensorflow as tf
 
@@ -65,8 +65,8 @@ def main(argv=None):
     parser.add_argument("--data_dir", default=None)
     parser.add_argument("--config", default="disfa_intensity")
     parser.add_argument("--image_size", type=int, default=256)
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--cases", nargs="*", default=None, help=f"subset of {list(_cases())}")
     parser.add_argument("--tfds_decode", action="store_true",

@@ -39,7 +39,9 @@ def test_masked_map_mse():
 @pytest.mark.parametrize(
     "name, protocol, backbone",
     [
-        ("scc_heatmap", "bp4d_intensity", "hrnetv2_w18"),  # SCC on the HRNet neck
+        pytest.param(  # SCC on the HRNet neck (an HRNet build: slow on CPU)
+            "scc_heatmap", "bp4d_intensity", "hrnetv2_w18", marks=pytest.mark.slow
+        ),
         ("g2rl", "disfa_intensity", "resnet50"),
         ("roi_gcn", "disfa_occurrence", "resnet50"),
         ("resnet18", "bp4d_occurrence", "resnet50"),

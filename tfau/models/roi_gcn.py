@@ -20,6 +20,10 @@ faces put the ROIs within a pixel or two of the template's.
 Ablation switches (the paper's Table 3): ``use_negatives=False`` (positive-only "Heatmap"
 baseline: targets ``max(R, 0)``, decoding threshold 0.5), ``use_gcn=False`` (no graph
 convolution, hence no decomposition loss), ``use_supervision=False`` (GCN without Loss1).
+
+``call`` returns ``au``, ``maps``, ``score`` (the decision score) and, with supervision,
+``decomposition_logits`` (cheap, so ``evaluate`` reports Loss1 too); ``serving_model()`` returns
+``au`` and ``maps`` without the decomposition classifier.
 """
 from __future__ import annotations
 

@@ -1,0 +1,80 @@
+"""A training run killed (SIGKILL) after epoch 2 and started again with the same --output_dir
+resumes from BackupAndRestore's backup and ends exactly like an uninterrupted run."""
+import csv
+import json
+import os
+import signal
+
+import h5py
+import numpy as np
+
+KILL_SCRIPT = """
+import os, runpy, signal, sys
+import keras
+from tfau.training import main
+
+class KillAfterEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == int(os.environ["KILL_AFTER_EPOCH"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+recipe = runpy.run_path("train_scripts/g2rl.py")["RECIPE"]
+main(recipe, sys.argv[1:], callbacks=[KillAfterEpoch()])
+"""
+
+
+def _args(data_dir, out):
+    return ["--preset", "tiny", "--config", "disfa_intensity_tiny", "--data_dir", data_dir,
+            "--output_dir", out, "--no_export", "--epochs", "3", "--verbose", "0"]
+
+
+def _history(run_dir):
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _weights(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def test_killed_run_resumes_to_the_same_result(tiny_data_dir, tmp_path, run_python):
+    full, killed = str(tmp_path / "full"), str(tmp_path / "killed")
+    run_python(["train_scripts/g2rl.py", *_args(tiny_data_dir, full)])
+
+    proc = run_python(["-c", KILL_SCRIPT, *_args(tiny_data_dir, killed)],
+                      env={"KILL_AFTER_EPOCH": "1"}, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+    assert not os.path.exists(os.path.join(killed, "results.json"))
+    with open(os.path.join(killed, "backup", "training_metadata.json")) as f:
+        assert json.load(f)["epoch"] == 2
+
+    resumed = run_python(["train_scripts/g2rl.py", *_args(tiny_data_dir, killed)])
+    assert "resuming fold 1 after epoch 2" in resumed.stdout
+    assert not os.path.exists(os.path.join(killed, "backup"))  # deleted after a finished fit
+
+    # every epoch's training losses, the final weights and the held-out metrics agree
+    h_full, h_killed = _history(full), _history(killed)
+    assert [h["epoch"] for h in h_killed] == [0, 1, 2]
+    for a, b in zip(h_full, h_killed):
+        for key in ("loss", "heatmap_loss", "geometry_loss"):
+            np.testing.assert_allclose(b[key], a[key], rtol=1e-5, err_msg=key)
+    w_full = _weights(os.path.join(full, "final.weights.h5"))
+    w_killed = _weights(os.path.join(killed, "final.weights.h5"))
+    assert w_full.keys() == w_killed.keys() and len(w_full) > 20
+    for name in w_full:
+        np.testing.assert_allclose(w_killed[name], w_full[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    with open(os.path.join(full, "results.json")) as f:
+        r_full = json.load(f)["results"]
+    with open(os.path.join(killed, "results.json")) as f:
+        r_killed = json.load(f)["results"]
+    for metric in ("icc", "mae"):
+        for au, value in r_full[metric].items():
+            if value is None:
+                assert r_killed[metric][au] is None
+            else:
+                np.testing.assert_allclose(r_killed[metric][au], value, rtol=1e-4, atol=1e-6)
