@@ -466,6 +466,7 @@ class Bench:
         t0 = time.perf_counter()
         model = self.build(key)
         build_s = time.perf_counter() - t0
+        phases = {"build_s": build_s}
         row = {"model": key, "params_m": model.count_params() / 1e6, "build_s": build_s,
                "batch": s.batch, "image_size": s.image_size,
                "backbone": "resnet50 (keras.applications)" if key == REFERENCE else model.backbone_name}
@@ -473,10 +474,16 @@ class Bench:
             serving = self._serving(key, model)
             spec = tf.TensorSpec((s.batch, s.image_size, s.image_size, 3), tf.float32)
             fn = tf.function(lambda x: serving(x, training=False), jit_compile=s.jit)
+            tp = time.perf_counter()
             concrete = fn.get_concrete_function(spec)
+            phases["infer_trace_s"] = time.perf_counter() - tp
+            tp = time.perf_counter()
             flops = profiler_flops(concrete)
+            phases["infer_flops_s"] = time.perf_counter() - tp
             image = synthetic_features(model, s.batch, s.image_size)["image"]
+            tp = time.perf_counter()
             t = time_calls(lambda: fn(image), s.infer_iters, s.warmup)
+            phases["infer_time_s"] = time.perf_counter() - tp
             ips = s.batch / t["best_s"]
             row.update(
                 infer_gflops_per_image=flops / s.batch / 1e9,
@@ -489,9 +496,15 @@ class Bench:
             trainable, data = self._train_setup(key, model)
             trainable.optimizer.build(trainable.trainable_variables)
             step = tf.function(trainable.train_step, jit_compile=s.jit)
+            tp = time.perf_counter()
             concrete = step.get_concrete_function(data)
+            phases["train_trace_s"] = time.perf_counter() - tp
+            tp = time.perf_counter()
             flops, nested = graph_flops(concrete.graph)
+            phases["train_flops_s"] = time.perf_counter() - tp
+            tp = time.perf_counter()
             t = time_calls(lambda: step(data), s.train_iters, s.warmup)
+            phases["train_time_s"] = time.perf_counter() - tp
             ips = s.batch / t["best_s"]
             row.update(
                 train_gflops_per_image=flops / s.batch / 1e9,
@@ -502,6 +515,7 @@ class Bench:
                 train_traces=step.experimental_get_tracing_count(),
                 train_nested_calls=nested,
             )
+        row["phases_s"] = {k: round(v, 2) for k, v in phases.items()}
         row["load_average"] = [load_before, load_average()]
         row["wall_s"] = time.perf_counter() - t0
         del model

@@ -4,8 +4,8 @@
   python -m tfau_datasets.synthetic_au --config bp4d_occurrence --data_dir /tmp/tfds
   python -m tfau_datasets.synthetic_au --config all
 
-Same result as ``tfds build datasets/synthetic_au --config NAME`` (the ``tfds`` command of
-tensorflow-datasets 4.9.10 imports apache-beam at start-up, which tfau does not install).
+Same records as ``tfds build datasets/synthetic_au --config NAME``, without the TFDS command
+line's start-up (it imports apache-beam and mlcroissant) and with ``--config all``.
 """
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def _au_text(levels):
     return lines
 
 
-def sample_sheet(n_rows=6, n_cols=8, size=160, seed=0, n_frames=10, show_landmarks=False):
+def sample_sheet(n_rows=6, n_cols=8, size=144, seed=0, n_frames=10, show_landmarks=False):
     """Random frames of distinct identities, with their AU levels."""
     rng = np.random.default_rng(seed + 7)
     tiles = []
@@ -69,7 +69,7 @@ def sample_sheet(n_rows=6, n_cols=8, size=160, seed=0, n_frames=10, show_landmar
     return _grid(tiles, n_cols)
 
 
-def au_sheet(size=112, identity=3, show_landmarks=False):
+def au_sheet(size=96, identity=3, show_landmarks=False):
     """One row per AU: the same face at levels 0..5 of that AU alone."""
     ident = render.make_identity(identity)
     rows = []
@@ -105,7 +105,7 @@ def main(argv=None):
     else:
         sheet = au_sheet(identity=args.identity, show_landmarks=args.landmarks)
         out = args.out or os.path.join(HERE, "au_sheet.png")
-    cv2.imwrite(out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})")
 
 

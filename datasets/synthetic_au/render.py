@@ -240,7 +240,7 @@ def deform(shape: np.ndarray, levels: np.ndarray) -> np.ndarray:
     move([37, 38, 43, 44], 0.0, 0.08 * u * a)
     # AU5 upper lid raiser.
     a = au(5)
-    move([37, 38, 43, 44], 0.0, -0.42 * u * a)
+    move([37, 38, 43, 44], 0.0, -0.55 * u * a)
     move([36, 39, 42, 45], 0.0, -0.06 * u * a)
     # AU6 cheek raiser: lower lid pushed up, outer corner up slightly.
     a = au(6)
