@@ -118,6 +118,7 @@ class Settings:
     pipeline_size: int = 256
     data_dir: str | None = None
     jit: bool = False
+    profiler_flops: bool = True  # inference FLOPs by tf.profiler (quick: graph walk, same count)
     models: tuple = MODEL_NAMES
     reference: bool = True
 
@@ -128,6 +129,7 @@ class Settings:
         if mode == "quick":
             return cls(
                 mode="quick", image_size=128, batch=4, warmup=1, infer_iters=3, train_iters=2,
+                profiler_flops=False,
                 matmul_n=2048, matmul_runs=3, memory_sizes=(16, 32, 64), memory_batch=1,
                 pipeline_batch=32, pipeline_batches=10, pipeline_warmup=3,
             )
@@ -136,6 +138,7 @@ class Settings:
                 mode="tiny", image_size=64, batch=2, width=0.125, backbone="resnet18", warmup=1,
                 infer_iters=1, train_iters=1, matmul_n=256, matmul_runs=1, memory_sizes=(4, 8),
                 memory_batch=1, pipeline_batch=4, pipeline_batches=2, pipeline_warmup=1,
+                profiler_flops=False,
                 pipeline_size=64,
                 reference=False,
             )
@@ -219,6 +222,20 @@ def time_calls(fn, iters, warmup):
         _sync(fn())
         times.append(time.perf_counter() - t0)
     return {"best_s": min(times), "median_s": statistics.median(times), "iters": len(times)}
+
+
+def time_interleaved(fns, iters, warmup):
+    """Like ``time_calls`` for several functions, calls alternated (A B A B ...)."""
+    for _ in range(warmup):
+        for fn in fns:
+            _sync(fn())
+    times = [[] for _ in fns]
+    for _ in range(max(1, iters)):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            _sync(fn())
+            times[i].append(time.perf_counter() - t0)
+    return [{"best_s": min(t), "median_s": statistics.median(t), "iters": len(t)} for t in times]
 
 
 def graph_flops(graph):
@@ -370,6 +387,8 @@ class Bench:
         self.s = settings
         self.peak = None  # float32 GFLOP/s
         self.rows = {}  # model key -> measured row
+        self.live = {}  # model key -> (model, {"train": fn, "infer": fn}) kept for the ratios
+        self.keep = set()  # models the ratios re-time: kept compiled after their row
         self.results = {}
 
     # -------------------------------------------------------------------------------- peak
@@ -454,7 +473,8 @@ class Bench:
         return model, (synthetic_features(model, b, size), synthetic_targets(model, b, size))
 
     def measure_model(self, key, train=True, infer=True):
-        """Row of figures for one model (cached)."""
+        """Row of figures for one model (cached). Models a ratio needs stay compiled in
+        ``self.live`` so the ratio re-times both sides interleaved, without a new trace."""
         if key in self.rows:
             return self.rows[key]
         import keras
@@ -465,25 +485,33 @@ class Bench:
         load_before = load_average()
         t0 = time.perf_counter()
         model = self.build(key)
-        build_s = time.perf_counter() - t0
-        phases = {"build_s": build_s}
-        row = {"model": key, "params_m": model.count_params() / 1e6, "build_s": build_s,
-               "batch": s.batch, "image_size": s.image_size,
+        phases = {"build_s": time.perf_counter() - t0}
+        row = {"model": key, "params_m": model.count_params() / 1e6, "batch": s.batch,
+               "image_size": s.image_size,
                "backbone": "resnet50 (keras.applications)" if key == REFERENCE else model.backbone_name}
+        live = {}
+
+        def phase(name, fn):
+            tp = time.perf_counter()
+            out = fn()
+            phases[name] = time.perf_counter() - tp
+            return out
+
         if infer:
             serving = self._serving(key, model)
             spec = tf.TensorSpec((s.batch, s.image_size, s.image_size, 3), tf.float32)
             fn = tf.function(lambda x: serving(x, training=False), jit_compile=s.jit)
-            tp = time.perf_counter()
-            concrete = fn.get_concrete_function(spec)
-            phases["infer_trace_s"] = time.perf_counter() - tp
-            tp = time.perf_counter()
-            flops = profiler_flops(concrete)
-            phases["infer_flops_s"] = time.perf_counter() - tp
+            concrete = phase("infer_trace_s", lambda: fn.get_concrete_function(spec))
+            flops = phase("infer_flops_graph_s", lambda: graph_flops(concrete.graph)[0])
+            row["infer_flops_method"] = "graph"
+            if s.profiler_flops:
+                # The TF profiler on the frozen graph (the reference count): same formulas.
+                pflops = phase("infer_flops_profiler_s", lambda: profiler_flops(concrete))
+                row["infer_gflops_per_image_graph_walk"] = flops / s.batch / 1e9
+                row["infer_flops_method"] = "tf.profiler (frozen graph)"
+                flops = pflops
             image = synthetic_features(model, s.batch, s.image_size)["image"]
-            tp = time.perf_counter()
-            t = time_calls(lambda: fn(image), s.infer_iters, s.warmup)
-            phases["infer_time_s"] = time.perf_counter() - tp
+            t = phase("infer_time_s", lambda: time_calls(lambda: fn(image), s.infer_iters, s.warmup))
             ips = s.batch / t["best_s"]
             row.update(
                 infer_gflops_per_image=flops / s.batch / 1e9,
@@ -492,19 +520,18 @@ class Bench:
                 infer_fraction_of_peak=flops / s.batch * ips / 1e9 / peak,
                 infer_traces=fn.experimental_get_tracing_count(),
             )
+            live["infer"] = lambda: fn(image)
         if train:
             trainable, data = self._train_setup(key, model)
             trainable.optimizer.build(trainable.trainable_variables)
             step = tf.function(trainable.train_step, jit_compile=s.jit)
-            tp = time.perf_counter()
-            concrete = step.get_concrete_function(data)
-            phases["train_trace_s"] = time.perf_counter() - tp
-            tp = time.perf_counter()
-            flops, nested = graph_flops(concrete.graph)
-            phases["train_flops_s"] = time.perf_counter() - tp
-            tp = time.perf_counter()
-            t = time_calls(lambda: step(data), s.train_iters, s.warmup)
-            phases["train_time_s"] = time.perf_counter() - tp
+            concrete = phase("train_trace_s", lambda: step.get_concrete_function(data))
+            flops, nested = phase("train_flops_s", lambda: graph_flops(concrete.graph))
+            row["train_graph_ops"] = len(concrete.graph.get_operations())
+            # The first call pays grappler's graph optimisation: timed apart.
+            phase("train_first_call_s", lambda: _sync(step(data)))
+            t = phase("train_time_s", lambda: time_calls(lambda: step(data), s.train_iters,
+                                                          max(0, s.warmup - 1)))
             ips = s.batch / t["best_s"]
             row.update(
                 train_gflops_per_image=flops / s.batch / 1e9,
@@ -515,14 +542,43 @@ class Bench:
                 train_traces=step.experimental_get_tracing_count(),
                 train_nested_calls=nested,
             )
+            live["train"] = lambda: step(data)
         row["phases_s"] = {k: round(v, 2) for k, v in phases.items()}
         row["load_average"] = [load_before, load_average()]
         row["wall_s"] = time.perf_counter() - t0
-        del model
-        keras.backend.clear_session()
+        print(f"  measured {key}: {time.perf_counter() - t0:.0f} s, load {load_average()}",
+              flush=True)
+        if key in self.keep:
+            self.live[key] = (model, live)
+        del model, live
         gc.collect()
         self.rows[key] = row
         return row
+
+    def release(self, *keys):
+        import keras
+
+        for key in keys:
+            self.live.pop(key, None)
+        if not self.live:
+            keras.backend.clear_session()
+        gc.collect()
+
+    def interleaved(self, key_a, key_b, what):
+        """Best-of times of ``what`` ("train"/"infer") for two models, calls alternated so that
+        load changes hit both alike. Falls back to the rows' figures when not live."""
+        for key in (key_a, key_b):
+            self.measure_model(key)
+        if key_a in self.live and key_b in self.live:
+            fa, fb = self.live[key_a][1][what], self.live[key_b][1][what]
+            iters = self.s.train_iters if what == "train" else self.s.infer_iters
+            ta, tb = time_interleaved([fa, fb], iters + 1, 0)
+            return ta["best_s"], tb["best_s"], "interleaved"
+        field = "train_step_s" if what == "train" else "infer_images_per_s"
+        a, b = self.measure_model(key_a), self.measure_model(key_b)
+        if what == "train":
+            return a[field], b[field], "separate"
+        return self.s.batch / a[field], self.s.batch / b[field], "separate"
 
     def run_models(self):
         keys = ([REFERENCE] if self.s.reference else []) + list(self.s.models)
@@ -566,6 +622,7 @@ class Bench:
         for h, c in stages:
             x = tf.constant(np.maximum(rng.normal(0, 1, (s.batch, h, h, c)), 0).astype("float32"))
             entry = {"h": h, "w": h, "c": c, "k": k, "batch": s.batch}
+            fns = {}
             for naive in (False, True):
                 layer = SCCLayer(k=k, naive=naive)
                 layer.build(x.shape)
@@ -582,13 +639,17 @@ class Bench:
                     return tape.gradient(loss, [x] + weights)
 
                 tag = "naive" if naive else "decomposed"
-                f1 = tf.function(fwd)
-                f2 = tf.function(fwd_bwd)
-                entry[f"{tag}_gflops_fwd"] = graph_flops(f1.get_concrete_function().graph)[0] / 1e9
-                entry[f"{tag}_fwd_s"] = time_calls(f1, s.infer_iters, s.warmup)["best_s"]
-                entry[f"{tag}_train_s"] = time_calls(f2, s.train_iters, s.warmup)["best_s"]
-                del layer, f1, f2
-                gc.collect()
+                fns[tag] = (tf.function(fwd), tf.function(fwd_bwd))
+                entry[f"{tag}_gflops_fwd"] = graph_flops(
+                    fns[tag][0].get_concrete_function().graph)[0] / 1e9
+                entry[f"{tag}_gflops_train"] = graph_flops(
+                    fns[tag][1].get_concrete_function().graph)[0] / 1e9
+            tf_, tn = time_interleaved([fns["decomposed"][0], fns["naive"][0]], s.infer_iters, s.warmup)
+            entry["decomposed_fwd_s"], entry["naive_fwd_s"] = tf_["best_s"], tn["best_s"]
+            tf_, tn = time_interleaved([fns["decomposed"][1], fns["naive"][1]], s.train_iters, s.warmup)
+            entry["decomposed_train_s"], entry["naive_train_s"] = tf_["best_s"], tn["best_s"]
+            del fns
+            gc.collect()
             out.append(entry)
         return out
 
@@ -617,8 +678,8 @@ class Bench:
         image = synthetic_features(model, b, s.image_size)["image"]
         f1, f2 = tf.function(one_pass), tf.function(per_au_loop)
         same = float(tf.reduce_max(tf.abs(f1(image) - f2(image))))
-        t1 = time_calls(lambda: f1(image), s.infer_iters, s.warmup)
-        t2 = time_calls(lambda: f2(image), s.infer_iters, s.warmup)
+        t1, t2 = time_interleaved([lambda: f1(image), lambda: f2(image)], s.infer_iters + 1,
+                                  s.warmup)
         del model, serving
         keras.backend.clear_session()
         gc.collect()
@@ -630,11 +691,12 @@ class Bench:
         rows = []
         names = set(self.s.models)
         if {"scc_heatmap", "resnet_deconv"} <= names:
-            scc = self.measure_model("scc_heatmap")
-            base = self.measure_model("resnet_deconv")
-            r = scc["train_step_s"] / base["train_step_s"]
-            ri = base["infer_images_per_s"] / scc["infer_images_per_s"]
-            out["scc_heatmap_vs_resnet_deconv"] = {"train_step": r, "inference": ri}
+            ts, tb, how = self.interleaved("scc_heatmap", "resnet_deconv", "train")
+            its, itb, _ = self.interleaved("scc_heatmap", "resnet_deconv", "infer")
+            self.release("scc_heatmap", "resnet_deconv")
+            r, ri = ts / tb, its / itb
+            out["scc_heatmap_vs_resnet_deconv"] = {"train_step": r, "inference": ri, "timing": how,
+                                                   "train_s": [ts, tb], "infer_s": [its, itb]}
             rows.append(["SCC-Heatmap / ResNet-Deconv train step", r, "<= 1.15"])
             rows.append(["SCC-Heatmap / ResNet-Deconv inference", ri, ""])
             out["targets"].append(check_target("scc_heatmap_vs_resnet_deconv_step", r))
@@ -651,11 +713,12 @@ class Bench:
         out["targets"].append(dict(check_target("scc_decomposed_vs_naive", fwd), what="forward"))
         out["targets"].append(dict(check_target("scc_decomposed_vs_naive", trn), what="fwd+bwd"))
         if "roi_gcn" in names:
-            gcn = self.measure_model("roi_gcn")
-            head = self.measure_model("roi_gcn_no_gcn")
-            r = gcn["train_step_s"] / head["train_step_s"]
-            ri = head["infer_images_per_s"] / gcn["infer_images_per_s"]
-            out["roi_gcn_vs_hrnet_head"] = {"train_step": r, "inference": ri}
+            tg, th, how = self.interleaved("roi_gcn", "roi_gcn_no_gcn", "train")
+            itg, ith, _ = self.interleaved("roi_gcn", "roi_gcn_no_gcn", "infer")
+            self.release("roi_gcn", "roi_gcn_no_gcn")
+            r, ri = tg / th, itg / ith
+            out["roi_gcn_vs_hrnet_head"] = {"train_step": r, "inference": ri, "timing": how,
+                                            "train_s": [tg, th], "infer_s": [itg, ith]}
             rows.append(["ROI-GCN / HRNet+1x1 head train step", r, ""])
             rows.append(["ROI-GCN / HRNet+1x1 head inference", ri, ""])
         if "re_net" in names:
@@ -663,8 +726,10 @@ class Bench:
             out["re_net_one_pass_vs_loop"] = rn
             rows.append([f"RE-Net one-pass / per-AU loop inference ({rn['n_aus']} AUs)",
                          rn["ratio"], f"max|diff| {rn['max_abs_diff']:.1e}"])
+        self.release(*list(self.live))
         out["load_average"] = load_average()
-        print_table("ratios", ["ratio", "value", "target / note"], rows)
+        print_table("ratios (pairs timed interleaved, best of each)",
+                    ["ratio", "value", "target / note"], rows)
         return out
 
     # -------------------------------------------------------------------------------- memory
@@ -860,7 +925,7 @@ def summarize_trace(logdir):
                 continue
             for ev in line.events:
                 name = meta[ev.metadata_id].name
-                if ":" not in name:
+                if ":" not in name or "::" in name:  # executor / threadpool events
                     continue
                 op_name, op_type = name.rsplit(":", 1)
                 by_type[op_type] += ev.duration_ps
@@ -1040,6 +1105,8 @@ def main(argv=None):
           f"{', GPU ' + ', '.join(info['gpus']) if info['gpus'] else ', no GPU'}  "
           f"TF {info['tensorflow']}  Keras {info['keras']}  load {info['load_average']}")
     bench = Bench(s)
+    if "ratios" in sections:
+        bench.keep = {"scc_heatmap", "resnet_deconv", "roi_gcn", "roi_gcn_no_gcn"}
     results = {"meta": {**info, "settings": dataclasses.asdict(s), "sections": sections,
                         "argv": list(sys.argv[1:] if argv is None else argv)}}
     runners = {"peak": bench.run_peak, "models": bench.run_models, "ratios": bench.run_ratios,
