@@ -76,3 +76,9 @@ def _run_python(args, env=None, timeout=600, cwd=REPO, check=True):
 def run_python():
     """``run_python(args, env=None, timeout=600, cwd=REPO, check=True)`` -> CompletedProcess."""
     return _run_python
+
+
+@pytest.fixture(scope="session")
+def run_python_session():
+    """``run_python`` for module/session-scoped fixtures."""
+    return _run_python

@@ -30,7 +30,7 @@ def _args(data_dir, out):
 
 def _history(run_dir):
     with open(os.path.join(run_dir, "history.csv")) as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if v != "NA"} for row in csv.DictReader(f)]
 
 
 def _weights(path):

@@ -121,6 +121,10 @@ class Settings:
     profiler_flops: bool = True  # inference FLOPs by tf.profiler (quick: graph walk, same count)
     models: tuple = MODEL_NAMES
     reference: bool = True
+    protocols: dict = dataclasses.field(default_factory=dict)  # overrides of MODEL_PROTOCOLS
+
+    def protocol(self, name):
+        return self.protocols.get(name, MODEL_PROTOCOLS[name])
 
     @classmethod
     def preset(cls, mode):
@@ -138,9 +142,9 @@ class Settings:
                 mode="tiny", image_size=64, batch=2, width=0.125, backbone="resnet18", warmup=1,
                 infer_iters=1, train_iters=1, matmul_n=256, matmul_runs=1, memory_sizes=(4, 8),
                 memory_batch=1, pipeline_batch=4, pipeline_batches=2, pipeline_warmup=1,
-                profiler_flops=False,
-                pipeline_size=64,
-                reference=False,
+                pipeline_size=64, profiler_flops=False, reference=False,
+                # 5 AUs instead of 12: RE-Net's per-AU loop traces one backbone per AU.
+                protocols={"re_net": "bp4d_intensity", "resnet18": "bp4d_intensity"},
             )
         raise ValueError(f"unknown mode {mode!r}")
 
@@ -445,7 +449,7 @@ class Bench:
         if s.backbone:
             kwargs["backbone"] = s.backbone
         kwargs.update(extra)
-        return build_model(name, MODEL_PROTOCOLS[name], **kwargs)
+        return build_model(name, s.protocol(name), **kwargs)
 
     def _serving(self, key, model):
         return model if key == REFERENCE else model.serving_model()
@@ -487,6 +491,7 @@ class Bench:
         model = self.build(key)
         phases = {"build_s": time.perf_counter() - t0}
         row = {"model": key, "params_m": model.count_params() / 1e6, "batch": s.batch,
+               "n_aus": getattr(model, "n_aus", None),
                "image_size": s.image_size,
                "backbone": "resnet50 (keras.applications)" if key == REFERENCE else model.backbone_name}
         live = {}
@@ -611,7 +616,7 @@ class Bench:
 
         tf = _tf()
         s = self.s
-        k = default_k(get_protocol(MODEL_PROTOCOLS["scc_heatmap"]))
+        k = default_k(get_protocol(s.protocol("scc_heatmap")))
         stages = []
         for i, f in enumerate(HEAD_FILTERS):
             h = s.image_size // 2 ** (4 - i)
@@ -739,7 +744,9 @@ class Bench:
         c_sgc = max(8, int(round(HRNET_X0_CHANNELS * s.width)))
         jobs = []
         for h in s.memory_sizes:
-            for variant in ("sgc", "explicit_a"):
+            # "dense": X0 Theta + ReLU with the same input / output, what any layer over X0
+            # costs; the marginal ratio (sgc - dense) / (explicit_a - dense) is the graph's own.
+            for variant in ("sgc", "explicit_a", "dense"):
                 jobs.append({"variant": variant, "h": h, "c": c_sgc, "m": 12, "batch": s.memory_batch})
             # SCC at the head's channels for that map size (ResNet-50 head at 256 px:
             # 256 @ 16x16, 128 @ 32x32, 64 @ 64x64).
@@ -753,25 +760,39 @@ class Bench:
         by = {(r["variant"], r["h"]): r for r in results}
         rows = []
         out = {"method": "peak RSS (VmHWM after clear_refs, else ru_maxrss) minus RSS after "
-                         "inputs/weights/trace, one forward+backward, fresh subprocess per variant; "
-                         "analytic = bytes of every tensor in the traced graph",
-               "runs": results, "targets": []}
+                         "inputs/weights/trace/warm-up call, one forward+backward, fresh subprocess "
+                         "per variant; analytic = bytes of every op output of the traced graph "
+                         "(no reuse)",
+               "runs": results, "targets": [], "pairs": []}
+
+        def ratio(x, y):
+            return x / y if x is not None and y else None
+
         for pair in (("sgc", "explicit_a"), ("scc_decomposed", "scc_naive")):
             for h in s.memory_sizes:
                 a, b = by[(pair[0], h)], by[(pair[1], h)]
-                ratio = a["delta_mb"] / b["delta_mb"] if b.get("delta_mb") else None
-                aratio = a["analytic_mb"] / b["analytic_mb"] if b.get("analytic_mb") else None
-                rows.append([f"{pair[0]} vs {pair[1]}", f"{h}x{h}", a["c"], a["delta_mb"],
-                             b["delta_mb"], ratio, a["analytic_mb"], b["analytic_mb"], aratio])
+                r, ar = ratio(a["delta_mb"], b["delta_mb"]), ratio(a["analytic_mb"], b["analytic_mb"])
+                marginal = None
+                if pair[0] == "sgc":
+                    d = by[("dense", h)]
+                    if None not in (a["delta_mb"], b["delta_mb"], d["delta_mb"]):
+                        marginal = ratio(max(a["delta_mb"] - d["delta_mb"], 0.0),
+                                         b["delta_mb"] - d["delta_mb"])
+                out["pairs"].append({"pair": pair, "h": h, "rss_ratio": r, "analytic_ratio": ar,
+                                     "marginal_rss_ratio": marginal})
+                rows.append([f"{pair[0]} / {pair[1]}", f"{h}x{h}", a["c"], a["delta_mb"],
+                             b["delta_mb"], r, by[("dense", h)]["delta_mb"] if marginal is not None
+                             else None, marginal, a["analytic_mb"], b["analytic_mb"], ar])
                 if pair[0] == "sgc" and h == 64:
-                    out["targets"].append(dict(check_target("sgc_vs_explicit_a_memory_64", ratio),
-                                               what="RSS"))
-                    out["targets"].append(dict(check_target("sgc_vs_explicit_a_memory_64", aratio),
-                                               what="analytic"))
+                    for what, v in (("RSS", r), ("RSS over a 1x1 conv", marginal),
+                                    ("analytic", ar)):
+                        out["targets"].append(dict(check_target("sgc_vs_explicit_a_memory_64", v),
+                                                   what=what))
         out["load_average"] = load_average()
         print_table(
-            f"peak memory, batch {s.memory_batch}, forward + backward (MB)",
-            ["pair", "HxW", "C", "RSS a", "RSS b", "a/b", "analytic a", "analytic b", "a/b"],
+            f"peak memory, batch {s.memory_batch}, forward + backward (MB; a / b)",
+            ["a / b", "HxW", "C", "RSS a", "RSS b", "a/b", "RSS 1x1", "(a-1x1)/(b-1x1)",
+             "analytic a", "analytic b", "a/b"],
             rows,
         )
         return out
@@ -793,7 +814,7 @@ class Bench:
         else:
             configs = {}
             for m in methods:
-                configs.setdefault(MODEL_PROTOCOLS[m], set()).add(METHOD_CASES[m])
+                configs.setdefault(s.protocol(m), set()).add(METHOD_CASES[m])
         rates = {}
         runs = []
         for config, cases in configs.items():
@@ -814,7 +835,7 @@ class Bench:
             runs[-1]["wall_s"] = time.perf_counter() - t0
         rows, per_method, checks = [], [], []
         for m in methods:
-            config, case = MODEL_PROTOCOLS[m], METHOD_CASES[m]
+            config, case = s.protocol(m), METHOD_CASES[m]
             ips = rates.get((config, case))
             consume = self.rows.get(m, {}).get("train_images_per_s")
             ratio = ips / consume if ips and consume else None
@@ -990,10 +1011,15 @@ def _memory_child(job):
     rng = np.random.default_rng(0)
     x = tf.constant(np.maximum(rng.normal(0, 1, (batch, h, h, c)), 0).astype("float32"))
     variant = job["variant"]
-    if variant in ("sgc", "explicit_a"):
+    if variant in ("sgc", "explicit_a", "dense"):
         layer = SpectralGraphConv(n_nodes=job["m"])
         layer.build(x.shape)
-        call = (lambda t: layer(t)) if variant == "sgc" else (lambda t: explicit_a_sgc(layer, t))
+        if variant == "sgc":
+            call = lambda t: layer(t)  # noqa: E731
+        elif variant == "explicit_a":
+            call = lambda t: explicit_a_sgc(layer, t)  # noqa: E731
+        else:
+            call = lambda t: tf.nn.relu(tf.einsum("bhwc,cd->bhwd", t, layer.theta))  # noqa: E731
     else:
         layer = SCCLayer(k=job["k"], naive=variant == "scc_naive")
         layer.build(x.shape)

@@ -24,10 +24,11 @@ def test_tiny_run_writes_every_figure(tmp_path):
         # One trace per compiled function: no retracing in the timed loops.
         assert row["infer_traces"] == 1 and row["train_traces"] == 1
         assert not row["train_nested_calls"]
-    # RE-Net's all-AU inference folds 12 AUs into the batch: 12x the per-image FLOPs of a
-    # single-AU pass; training runs one AU per batch.
+    # RE-Net's all-AU inference folds the A AUs into the batch: A x the FLOPs of a single-AU
+    # forward pass; training runs one AU per batch (about 3 x a forward pass).
     re_net = rows["re_net"]
-    assert re_net["infer_gflops_per_image"] > 6 * re_net["train_gflops_per_image"] / 3
+    single_au_forward = re_net["train_gflops_per_image"] / 3
+    assert re_net["infer_gflops_per_image"] > 0.7 * re_net["n_aus"] * single_au_forward
     ratios = results["ratios"]
     assert ratios["re_net_one_pass_vs_loop"]["max_abs_diff"] < 1e-4
     assert len(ratios["scc_layer"]["stages"]) == 3
@@ -53,9 +54,10 @@ def test_memory_child_counts_the_explicit_laplacian():
     job = {"h": 8, "c": 8, "m": 3, "batch": 1}
     sgc = bench._memory_child({**job, "variant": "sgc"})
     explicit = bench._memory_child({**job, "variant": "explicit_a"})
+    dense = bench._memory_child({**job, "variant": "dense"})
     assert sgc["rss_method"] in ("VmHWM", "ru_maxrss")
     # [64, 64] A, D^-1/2 A D^-1/2, L and their gradients dwarf the [64, 3] factors.
-    assert explicit["analytic_mb"] > 2 * sgc["analytic_mb"]
+    assert explicit["analytic_mb"] > 2 * sgc["analytic_mb"] > 2 * dense["analytic_mb"]
 
 
 def test_graph_flops_matches_profiler():

@@ -343,10 +343,13 @@ EXPRESSIONS: Dict[str, Dict[int, Tuple[float, float]]] = {
                 25: (0.3, 0.5)},
     "fear": {1: (1.0, 0.9), 2: (0.85, 0.8), 4: (0.8, 0.75), 5: (0.9, 0.9), 20: (1.0, 1.0),
              26: (0.55, 0.7), 25: (0.8, 0.8)},
+    # pain / grimace (the PSPI AUs plus a stretched mouth)
+    "pain": {4: (0.85, 0.9), 6: (0.7, 0.8), 7: (0.9, 0.9), 9: (0.5, 0.7), 10: (0.5, 0.7),
+             20: (0.7, 0.9), 25: (0.5, 0.6), 15: (0.3, 0.6)},
 }
 EXPRESSION_PROBS: Dict[str, float] = {
-    "neutral": 0.06, "talking": 0.1, "happiness": 0.17, "suppressed_smile": 0.1,
-    "surprise": 0.1, "sadness": 0.1, "anger": 0.11, "disgust": 0.1, "fear": 0.1,
+    "neutral": 0.05, "talking": 0.08, "happiness": 0.15, "suppressed_smile": 0.09,
+    "surprise": 0.1, "sadness": 0.12, "anger": 0.1, "disgust": 0.09, "fear": 0.11, "pain": 0.08,
 }
 NOISE_AU_PROB = 0.12  # per sequence and AU: an independent activation outside the expression
 SECOND_EXPRESSION_PROB = 0.25

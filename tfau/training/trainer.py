@@ -5,10 +5,12 @@ model under the distribution strategy, ``fit`` with BackupAndRestore / ModelChec
 TensorBoard, evaluate on the held-out subjects, write the paper-style table (Markdown + JSON) and
 export a SavedModel -> with ``--fold all`` average the three folds as the papers do.
 
-Resuming: a run killed at any point resumes from its last finished epoch when started again with
-the same ``--output_dir`` (or ``--name``). The training stream is a pure function of the seed
-(shuffled, repeated, and skipped past the finished epochs), so the resumed run ends with the same
-weights and metrics as an uninterrupted one (``--deterministic``, on by default on CPU).
+Resuming: a run killed at any point resumes from its last finished epoch (``BackupAndRestore``:
+weights, optimizer state, epoch) when started again with the same ``--output_dir`` (or
+``--name``). The training batches of epoch k are a pure function of the seed and k (the resumed
+run replays the finished epochs' reshuffles without computing them), so with
+``--deterministic`` (on by default on CPU) the resumed run ends with exactly the weights and
+metrics of an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -318,6 +320,16 @@ def _initial_epoch(backup_dir: str) -> int:
         return int(json.load(f).get("epoch", 0))
 
 
+def _data_sharded(ds):
+    """Shard by element between workers (file sharding would give workers uneven step counts:
+    a split may have fewer files than there are workers)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
+
+
 def _has_tensorboard() -> bool:
     import importlib.util
 
@@ -399,16 +411,20 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     train = pipeline(train_split, True, val_subjects, False, s.max_train_examples)
     if int(train.cardinality()) > 0:
         steps = int(train.cardinality())
-    # One pass = one epoch; the stream repeats with the seed's reshuffles, and a resumed run
-    # skips exactly the batches of the epochs it already finished.
+    # Resuming. The pipeline reshuffles (and redraws its augmentation seeds) each time an
+    # iterator is made over it, and Keras makes one per epoch (plus one to build the model), so
+    # a resumed run first makes - and drops - one iterator per finished epoch: the epochs it
+    # trains then see exactly the batches of an uninterrupted run.
     backup_dir = (os.path.join(run_dir, "backup") if chief else
                   os.path.join(tempfile.gettempdir(), f"tfau_backup_{os.getpid()}"))
     initial_epoch = _initial_epoch(backup_dir)
-    train = train.repeat()
+    train = strategy.experimental_distribute_dataset(_data_sharded(train))
     if initial_epoch:
         print(f"[tfau] resuming fold {fold} after epoch {initial_epoch}", flush=True)
-        train = train.skip(initial_epoch * steps)
-    val = (pipeline(train_split, False, val_subjects, True, None) if val_subjects else None)
+        for _ in range(min(initial_epoch, s.epochs)):
+            next(iter(train))
+    val = (_data_sharded(pipeline(train_split, False, val_subjects, True, None))
+           if val_subjects else None)
 
     side_dir = run_dir if chief else tempfile.mkdtemp(prefix="tfau_worker_")
     cbs: List[Any] = [

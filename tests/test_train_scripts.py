@@ -1,0 +1,121 @@
+"""Every train script end to end on the tiny preset: train, evaluate on the held-out fold, write
+the table, export a SavedModel; then `tfau evaluate` and `tfau export` on the results.
+
+(g2rl.py itself runs as `python train_scripts/g2rl.py` in test_resume.py.)
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfau import aus, cli, export
+
+SCRIPTS = {  # script -> tiny synthetic config
+    "scc_heatmap": "disfa_intensity_tiny",
+    "resnet_deconv": "disfa_intensity_tiny",
+    "roi_gcn": "bp4d_occurrence_tiny",
+    "re_net": "bp4d_occurrence_tiny",
+    "resnet18": "bp4d_occurrence_tiny",
+}
+
+RUN_ALL = """
+import runpy, sys
+from tfau.training import main
+data_dir, out, exp = sys.argv[1:4]
+for item in sys.argv[4:]:
+    name, config = item.split("=")
+    recipe = runpy.run_path(f"train_scripts/{name}.py")["RECIPE"]
+    main(recipe, ["--preset", "tiny", "--config", config, "--data_dir", data_dir,
+                  "--output_dir", f"{out}/{name}", "--export_dir", exp, "--verbose", "0"])
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_data_dir, tmp_path_factory, run_python_session):
+    run_python = run_python_session
+    out = str(tmp_path_factory.mktemp("runs"))
+    exp = str(tmp_path_factory.mktemp("saved_models"))
+    proc = run_python(["-c", RUN_ALL, tiny_data_dir, out, exp,
+                       *[f"{k}={v}" for k, v in SCRIPTS.items()]])
+    return out, exp, proc.stdout
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_script_writes_table_results_and_savedmodel(runs, name):
+    out, exp, stdout = runs
+    config = SCRIPTS[name]
+    protocol = aus.get_protocol(config[: -len("_tiny")])
+    run_dir = os.path.join(out, name)
+    with open(os.path.join(run_dir, "results.json")) as f:
+        doc = json.load(f)
+    res = doc["results"]
+    assert res["protocol"] == protocol.name and res["aus"] == list(protocol.au_names)
+    assert res["n_frames"] == 16  # the held-out fold1 of the tiny set
+    metrics = ("icc", "mae") if protocol.task == "intensity" else ("f1", "accuracy")
+    for m in metrics:
+        assert set(res[m]) == set(protocol.au_names) | {"avg"}
+    if protocol.task == "intensity":
+        assert all(0 <= res["mae"][a] <= 5 for a in protocol.au_names)
+    else:
+        assert all(0 <= res["accuracy"][a] <= 1 for a in protocol.au_names)
+    with open(os.path.join(run_dir, "results.md")) as f:
+        table = f.read()
+    assert "| " + " | ".join(["Metric", *protocol.au_names, "Avg"]) + " |" in table
+    assert table.split("\n", 2)[2] in stdout  # the same table was printed
+    with open(os.path.join(run_dir, "run.json")) as f:
+        run = json.load(f)
+    assert run["method"] == name and run["fold"] == 1 and run["preset"] == "tiny"
+    assert run["train_split"] == "fold2+fold3" and run["test_split"] == "fold1"
+    saved = os.path.join(exp, f"{name}_synthetic_au_{config}_fold1")
+    meta = export.read_metadata(saved)
+    assert meta["method"] == name and meta["au_names"] == list(protocol.au_names)
+    assert meta["image_size"] == 32 and meta["fold"] == 1
+    assert ("maps" in meta["outputs"]) == (name in ("scc_heatmap", "resnet_deconv", "roi_gcn"))
+
+
+def test_re_net_graph_is_the_training_label_correlation(runs, tiny_data_dir):
+    from tfau import data
+    from tfau.layers.graph_batch_norm import pearson_correlation
+
+    out, _, _ = runs
+    with open(os.path.join(out, "re_net", "run.json")) as f:
+        run = json.load(f)
+    val = set(run["validation_subjects"])
+    assert len(val) == 1  # early stopping monitors one held-out training subject
+    ds = data.load_split("synthetic_au", "bp4d_occurrence_tiny", "fold2+fold3", tiny_data_dir,
+                         decode_image=False)
+    rows = [(ex["labels"], ex["label_mask"]) for ex in ds.as_numpy_iterator()
+            if ex["subject"].decode() not in val]
+    labels = np.stack([r[0] for r in rows])
+    mask = np.stack([r[1] for r in rows])
+    np.testing.assert_allclose(np.array(run["correlation"]), pearson_correlation(labels, mask),
+                               atol=1e-6)
+    assert run["n_train"] == len(rows)
+
+
+def test_cli_evaluate_and_export_agree_with_the_trainer(runs, tiny_data_dir, tmp_path):
+    out, exp, _ = runs
+    saved = os.path.join(exp, "resnet_deconv_synthetic_au_disfa_intensity_tiny_fold1")
+    results = cli.evaluate_model(saved, "synthetic_au", "disfa_intensity_tiny", "fold1",
+                                 data_dir=tiny_data_dir, output=str(tmp_path / "eval"))
+    with open(os.path.join(out, "resnet_deconv", "results.json")) as f:
+        trainer_results = json.load(f)["results"]
+    # the SavedModel resizes the 256 faces itself; the trainer's pipeline resized them to 32 px
+    np.testing.assert_allclose(results["mae"]["avg"], trainer_results["mae"]["avg"], atol=0.02)
+    files = sorted(os.listdir(tmp_path / "eval"))
+    assert files == ["synthetic_au_disfa_intensity_tiny_fold1.json",
+                     "synthetic_au_disfa_intensity_tiny_fold1.md",
+                     "synthetic_au_disfa_intensity_tiny_fold1_icc.png"]
+    import cv2
+
+    plot = cv2.imread(str(tmp_path / "eval" / files[2]))
+    assert plot.shape == (480, 900, 3) and plot.std() > 10
+
+    # `tfau export` from the run folder gives the same model as the trainer's export
+    again = str(tmp_path / "again")
+    assert cli.main(["export", "--checkpoint", os.path.join(out, "resnet_deconv"),
+                     "--output", again]) == 0
+    faces = np.random.RandomState(0).randint(0, 256, (2, 256, 256, 3)).astype(np.uint8)
+    np.testing.assert_allclose(export.load(again).predict(faces)["au"],
+                               export.load(saved).predict(faces)["au"], rtol=1e-5, atol=1e-6)
