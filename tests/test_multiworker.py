@@ -1,6 +1,7 @@
 """Training under MultiWorkerMirroredStrategy: two worker processes on localhost (TF_CONFIG).
 
-Both workers train in lock-step (all-reduced gradients), so they end with identical weights;
+Both workers train in lock-step (all-reduced gradients), so they end with identical trainable
+weights (batch-norm moving statistics stay per worker);
 only the chief (worker 0) writes the run folder, the table and the SavedModel.
 """
 import json
@@ -22,7 +23,7 @@ from tfau.training import main
 
 class Fingerprint(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
-        total = sum(float(np.sum(np.abs(np.asarray(w, np.float64)))) for w in self.model.weights)
+        total = sum(float(np.sum(np.abs(np.asarray(w, np.float64)))) for w in self.model.trainable_weights)
         print(f"FINGERPRINT {total:.10e}", flush=True)
 
 recipe = runpy.run_path("train_scripts/resnet_deconv.py")["RECIPE"]

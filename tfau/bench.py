@@ -920,11 +920,12 @@ class Bench:
                 "by_layer_ms": {k: v / steps / 1e9 for k, v in by_layer.most_common(40)}}
 
 
-def summarize_trace(logdir):
+def summarize_trace(logdir, depth=4):
     """Sums TF op durations (picoseconds) of the newest ``*.xplane.pb`` under ``logdir``.
 
-    Layers are the op-name path with the TF scope noise stripped (``model/encoder/conv1/...``
-    -> first three components), so nested models show where the time goes.
+    Layers are the first ``depth`` components of the op-name scope (Keras' ``_1`` call suffixes
+    stripped; gradients as ``grad <layer>``, every optimizer op as ``optimizer``), so nested
+    models show where the time goes.
     """
     import collections
 
@@ -951,10 +952,15 @@ def summarize_trace(logdir):
                 op_name, op_type = name.rsplit(":", 1)
                 by_type[op_type] += ev.duration_ps
                 parts = [p for p in op_name.split("/") if p]
-                if parts and parts[0] in ("gradient_tape", "Adam"):
-                    layer = parts[0] + "/" + "/".join(_strip(parts[1:])[:2])
+                grad = bool(parts) and parts[0] == "gradient_tape"
+                if grad:
+                    parts = parts[1:]
+                if parts and parts[0] in ("adam", "Adam", "sgd", "SGD"):
+                    layer = "optimizer"
                 else:
-                    layer = "/".join(_strip(parts)[:3])
+                    layer = "/".join(_strip(parts)[:depth])
+                    if grad:
+                        layer = "grad " + layer
                 by_layer[layer] += ev.duration_ps
     return by_type, by_layer
 

@@ -43,7 +43,10 @@ def make_strategy() -> tf.distribute.Strategy:
 
 
 def describe(strategy: tf.distribute.Strategy) -> str:
-    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
+    name = type(strategy).__name__
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        name = "MultiWorkerMirroredStrategy"  # its class is CollectiveAllReduceStrategy
+    return f"{name} with {strategy.num_replicas_in_sync} replica(s)"
 
 
 def is_chief(strategy: Optional[tf.distribute.Strategy] = None) -> bool:

@@ -10,7 +10,8 @@ weights, optimizer state, epoch) when started again with the same ``--output_dir
 ``--name``). The training batches of epoch k are a pure function of the seed and k (the resumed
 run replays the finished epochs' reshuffles without computing them), so with
 ``--deterministic`` (on by default on CPU) the resumed run ends with exactly the weights and
-metrics of an uninterrupted one.
+metrics of an uninterrupted one. (With several replicas the resumed epochs get fresh reshuffles:
+the run continues correctly, but not bit-identically.)
 """
 from __future__ import annotations
 
@@ -320,6 +321,37 @@ def _initial_epoch(backup_dir: str) -> int:
         return int(json.load(f).get("epoch", 0))
 
 
+def _prebuild_for_replicas(model, strategy, ds) -> None:
+    """Builds the optimizer and metrics from a local batch before ``fit``.
+
+    Keras 3.15's ``fit`` builds them from a first distributed batch, which fails on dict
+    features under multi-replica strategies ("Attempt to convert a value ({'image': PerReplica
+    ...}) ... to a Tensor"); building here and skipping that step avoids it.
+    """
+    batch = next(iter(ds))
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)  # noqa: SLF001 - see docstring
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None  # noqa: SLF001
+
+
+def _vector_logs(model) -> None:
+    """Makes train/test steps return ``[1]``-shaped logs under MultiWorkerMirroredStrategy.
+
+    Keras 3 reduces multi-worker step logs with ``strategy.reduce("MEAN", v, axis=0)``, which
+    fails on scalar logs ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388); a ``[1]`` vector reduces to the same mean.
+    """
+    import tensorflow as tf
+
+    def wrap(step):
+        def vector_step(data):
+            return {k: tf.reshape(v, [1]) for k, v in step(data).items()}
+        return vector_step
+
+    model.train_step = wrap(model.train_step)
+    model.test_step = wrap(model.test_step)
+
+
 def _data_sharded(ds):
     """Shard by element between workers (file sharding would give workers uneven step counts:
     a split may have fewer files than there are workers)."""
@@ -418,11 +450,20 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     backup_dir = (os.path.join(run_dir, "backup") if chief else
                   os.path.join(tempfile.gettempdir(), f"tfau_backup_{os.getpid()}"))
     initial_epoch = _initial_epoch(backup_dir)
-    train = strategy.experimental_distribute_dataset(_data_sharded(train))
+    train = _data_sharded(train)
+    if strategy.num_replicas_in_sync > 1:
+        _prebuild_for_replicas(model, strategy, train)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _vector_logs(model)
+    if strategy.num_replicas_in_sync == 1:
+        # Keras accepts a pre-distributed dataset only with one replica; then the replayed
+        # iterators and Keras's are made over the same object.
+        train = strategy.experimental_distribute_dataset(train)
     if initial_epoch:
         print(f"[tfau] resuming fold {fold} after epoch {initial_epoch}", flush=True)
-        for _ in range(min(initial_epoch, s.epochs)):
-            next(iter(train))
+        if strategy.num_replicas_in_sync == 1:
+            for _ in range(min(initial_epoch, s.epochs)):
+                next(iter(train))
     val = (_data_sharded(pipeline(train_split, False, val_subjects, True, None))
            if val_subjects else None)
 
