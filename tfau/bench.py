@@ -890,34 +890,42 @@ class Bench:
     # -------------------------------------------------------------------------------- profile
 
     def profile(self, key, logdir, steps=3):
-        """tf.profiler trace of ``steps`` training steps of ``key``; top op types and layers."""
-
+        """tf.profiler traces of ``steps`` training steps and inference calls of ``key``;
+        op time by type and by layer (sums over threads, so they exceed the wall time)."""
         import keras
 
         tf = _tf()
         s = self.s
         model = self.build(key)
+        serving = self._serving(key, model)
+        image = synthetic_features(model, s.batch, s.image_size)["image"]
+        infer = tf.function(lambda x: serving(x, training=False), jit_compile=s.jit)
         trainable, data = self._train_setup(key, model)
         trainable.optimizer.build(trainable.trainable_variables)
         step = tf.function(trainable.train_step, jit_compile=s.jit)
-        t = time_calls(lambda: step(data), 1, s.warmup)
-        tf.profiler.experimental.start(logdir)
-        for _ in range(steps):
-            _sync(step(data))
-        tf.profiler.experimental.stop()
-        traces = step.experimental_get_tracing_count()
-        by_type, by_layer = summarize_trace(logdir)
-        total = sum(by_type.values()) or 1.0
-        print_table(f"profile {key}: {steps} train steps, op time by type (trace {logdir})",
-                    ["op type", "ms/step", "%"],
-                    [[k, v / steps / 1e9, 100 * v / total] for k, v in by_type.most_common(15)])
-        print_table(f"profile {key}: op time by layer", ["layer", "ms/step", "%"],
-                    [[k, v / steps / 1e9, 100 * v / total] for k, v in by_layer.most_common(20)])
-        del model, trainable
+        out = {"model": key, "logdir": logdir, "batch": s.batch, "image_size": s.image_size}
+        for what, fn in (("train", lambda: step(data)), ("infer", lambda: infer(image))):
+            t = time_calls(fn, steps, s.warmup)
+            path = os.path.join(logdir, what)
+            tf.profiler.experimental.start(path)
+            for _ in range(steps):
+                _sync(fn())
+            tf.profiler.experimental.stop()
+            by_type, by_layer = summarize_trace(path)
+            total = sum(by_type.values()) or 1.0
+            print_table(f"profile {key} {what}: best {t['best_s'] * 1e3:.0f} ms/call wall; op time "
+                        f"by type, summed over threads (trace {path})", ["op type", "ms/call", "%"],
+                        [[k, v / steps / 1e9, 100 * v / total] for k, v in by_type.most_common(12)])
+            print_table(f"profile {key} {what}: op time by layer", ["layer", "ms/call", "%"],
+                        [[k, v / steps / 1e9, 100 * v / total] for k, v in by_layer.most_common(15)])
+            out[what] = {"best_s": t["best_s"],
+                         "by_type_ms": {k: v / steps / 1e9 for k, v in by_type.most_common(30)},
+                         "by_layer_ms": {k: v / steps / 1e9 for k, v in by_layer.most_common(40)}}
+        out["traces"] = {"train": step.experimental_get_tracing_count(),
+                         "infer": infer.experimental_get_tracing_count()}
+        del model, trainable, serving
         keras.backend.clear_session()
-        return {"model": key, "step_s": t["best_s"], "traces": traces, "logdir": logdir,
-                "by_type_ms": {k: v / steps / 1e9 for k, v in by_type.most_common(30)},
-                "by_layer_ms": {k: v / steps / 1e9 for k, v in by_layer.most_common(40)}}
+        return out
 
 
 def summarize_trace(logdir, depth=4):

@@ -368,21 +368,11 @@ def _has_tensorboard() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def _cardinality(ds) -> int:
-    import tensorflow as tf
-
-    n = int(ds.cardinality())
-    if n >= 0:
-        return n
-    return int(ds.reduce(np.int64(0), lambda c, _: c + 1))
-
-
 def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
              callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    from tfau import aus as aus_lib
     from tfau import data as data_lib
     from tfau import metrics as metrics_lib
     from tfau.models import build_model
@@ -535,8 +525,15 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
 
             name = f"{s.method}_{s.dataset}_{s.config}" + (f"_fold{fold}" if has_folds else "")
             path = os.path.join(s.export_dir, name)
+            serving = model
+            if s.precision != "float32":
+                # Export a float32 copy: CPUs serve float16 slowly (or not at all).
+                keras.mixed_precision.set_global_policy("float32")
+                serving = build_from_run(run_info)
+                serving.set_weights(model.get_weights())
+                keras.mixed_precision.set_global_policy(s.precision)
             export_lib.export_saved_model(
-                model, path, protocol=protocol, image_size=s.image_size, method=s.method,
+                serving, path, protocol=protocol, image_size=s.image_size, method=s.method,
                 extra_metadata={"dataset": s.dataset, "config": s.config,
                                 "fold": fold if has_folds else 0, "run_dir": run_dir})
             out["saved_model"] = path

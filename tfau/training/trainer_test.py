@@ -1,0 +1,45 @@
+import math
+
+import numpy as np
+import pytest
+
+from tfau import metrics
+from tfau.training import trainer
+
+
+def _fold(values, n=10):
+    y = np.tile(np.arange(n, dtype=np.float64)[:, None] % 6, (1, 5))
+    p = y + np.asarray(values)[None, :]
+    return metrics.evaluate(y, p, None, "bp4d_intensity")
+
+
+def test_average_results_means_each_au_over_folds():
+    a, b = _fold([0, 0.5, 1, 0, 0]), _fold([1, 0.5, 0, 0, 2])
+    mean = trainer.average_results([a, b])
+    assert mean["n_frames"] == 20 and mean["n_folds"] == 2
+    assert mean["mae"]["AU06"] == pytest.approx(0.5)
+    assert mean["mae"]["AU10"] == pytest.approx(0.5)
+    assert mean["mae"]["AU17"] == pytest.approx(1.0)
+    assert mean["mae"]["avg"] == pytest.approx(np.mean([0.5, 0.5, 0.5, 0.0, 1.0]))
+    assert mean["mae"]["per_fold_avg"] == pytest.approx([a["mae"]["avg"], b["mae"]["avg"]])
+    # the averaged dict still renders as a paper table
+    assert "| MAE |" in metrics.render_table(mean, "bp4d_intensity")
+
+
+def test_average_results_skips_undefined_folds():
+    a, b = _fold([0] * 5), _fold([0] * 5)
+    b["icc"]["AU06"] = math.nan
+    a["icc"]["AU06"] = 0.5
+    assert trainer.average_results([a, b])["icc"]["AU06"] == pytest.approx(0.5)
+
+
+def test_validation_subjects_every_fifth_sorted():
+    subjects = np.array([f"S{i:03d}".encode() for i in range(12)] * 3)
+    assert trainer.validation_subjects(subjects) == [b"S002", b"S007"]
+    assert trainer.validation_subjects(np.array([b"a", b"b"])) == []
+
+
+def test_nan_from_json_roundtrip():
+    doc = {"icc": {"AU06": None, "avg": 0.5}, "aus": ["AU06"]}
+    out = trainer._nan_from_json(doc)
+    assert math.isnan(out["icc"]["AU06"]) and out["icc"]["avg"] == 0.5
