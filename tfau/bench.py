@@ -13,7 +13,8 @@ Sections (all by default, in this order):
     machine's reference GFLOP/s. With a GPU also bf16 / fp16 on the GPU.
 ``models``
     per model (paper backbone, width 1, ``--image-size``): parameters, FLOPs per image of the
-    inference graph (TF profiler on the frozen serving function) and of the training step
+    inference graph (TF profiler on the frozen serving function; ``--quick``: the same
+    registered per-op statistics summed over the unfrozen graph) and of the training step
     (registered op statistics summed over the traced ``train_step`` graph: forward, backward
     and optimizer), inference images/s (``serving_model()`` in a ``tf.function``) and training
     images/s (``model.compile`` then the model's own ``train_step`` in a ``tf.function`` on a
@@ -30,15 +31,18 @@ Sections (all by default, in this order):
     Laplacian) and of the decomposed vs naive SCC, over several map sizes; each variant runs in
     a fresh subprocess: peak RSS during one forward + backward minus the RSS after the inputs,
     weights and traced function exist (Linux ``VmHWM`` reset through ``/proc/self/clear_refs``;
-    ``ru_maxrss`` otherwise), plus an analytic count (bytes of every tensor of the traced graph).
+    ``ru_maxrss`` otherwise), plus an analytic count (bytes of every tensor of the traced graph);
+    a plain 1x1 conv with the same input / output (``dense``) gives the memory any layer over
+    the map needs, so ``(sgc - dense) / (explicit_a - dense)`` is the graph operator's own share.
 ``pipeline``
     ``tfau.data`` input pipeline images/s (decode + augment + targets) per synthetic_au config
     and per method's targets, against the training step's consumption rate.
 ``precision``
     float32 vs mixed precision training/inference (GPU only; "awaits GPU" on CPU).
 
-``--quick`` uses 128 px, small batches and few iterations (the whole command runs in minutes on
-2 cores); ``--tiny`` (tests) uses the models' TINY_CONFIG sizes. Throughput is the best
+``--quick`` uses 128 px, batch 4 and few iterations; ``--tiny`` (tests) uses the models'
+TINY_CONFIG sizes. ``--profile MODEL`` traces MODEL's training step and inference with
+``tf.profiler`` and prints op time by type and by layer. Throughput is the best
 (minimum-time) of the timed iterations after warm-up, as ``timeit``; medians are in the JSON.
 """
 from __future__ import annotations

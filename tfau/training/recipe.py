@@ -139,10 +139,13 @@ def protocol_for(dataset: str, config: str) -> aus_lib.Protocol:
 
 
 def fold_list(fold: str) -> Tuple[int, ...]:
-    """``"1"`` -> (1,), ``"all"`` -> (1, 2, 3)."""
+    """``"1"`` -> (1,), ``"all"`` -> (1, 2, 3), ``"fera"`` -> (0,) (the builder's own
+    train / devel splits: BP4D's FERA 2015 intensity protocol)."""
     fold = str(fold).strip().lower()
     if fold == "all":
         return (1, 2, 3)
+    if fold in ("fera", "0"):
+        return (0,)
     if fold in ("1", "2", "3"):
         return (int(fold),)
-    raise ValueError(f"--fold must be 1, 2, 3 or all, got {fold!r}")
+    raise ValueError(f"--fold must be 1, 2, 3, all or fera, got {fold!r}")

@@ -22,6 +22,7 @@ def test_protocol_for_synthetic_and_licensed_names():
 def test_fold_list():
     assert recipe_lib.fold_list("all") == (1, 2, 3)
     assert recipe_lib.fold_list(2) == (2,)
+    assert recipe_lib.fold_list("fera") == (0,)
     with pytest.raises(ValueError):
         recipe_lib.fold_list("4")
 

@@ -55,7 +55,8 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
                    help="dataset config (default per dataset: " +
                         ", ".join(f"{k}={v}" for k, v in recipe.configs.items()) + ")")
     p.add_argument("--fold", default=None,
-                   help="1, 2, 3 or all (3-fold protocol, averaged); default from the preset")
+                   help="1, 2, 3, all (3-fold protocol, averaged) or fera (BP4D intensity "
+                        "train -> devel, the paper default there); default from the preset")
     p.add_argument("--data_dir", default=None,
                    help="TFDS data_dir (default: TFDS's, ~/tensorflow_datasets)")
     p.add_argument("--preset", default=None, choices=sorted(recipe.presets),
@@ -137,7 +138,10 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
     if protocol.task != recipe.task and not recipe.any_task:
         raise SystemExit(f"{recipe.method} is an AU {recipe.task} method; config {config!r} is "
                          f"an {protocol.task} protocol")
-    folds = recipe_lib.fold_list(args.fold or preset.folds)
+    default_folds = preset.folds
+    if dataset == "bp4d" and protocol.name == "bp4d_intensity" and preset_name == "paper":
+        default_folds = "fera"  # SCC-Heatmap / G2RL: FERA 2015 train -> devel
+    folds = recipe_lib.fold_list(args.fold or default_folds)
     weights = args.backbone_weights if args.backbone_weights is not None else preset.backbone_weights
     if weights is not None and str(weights).lower() in ("none", "random", ""):
         weights = None
@@ -227,9 +231,9 @@ def _fold_splits(builder, fold: int):
     from tfau_datasets.common import FOLD_SPLITS, train_test_splits
 
     names = set(builder.info.splits.keys())
-    if set(FOLD_SPLITS) <= names:
+    if fold and set(FOLD_SPLITS) <= names:
         return train_test_splits(fold), True
-    for test in ("test", "validation", "devel"):
+    for test in ("devel", "test", "validation"):
         if "train" in names and test in names:
             return ("train", test), False
     raise ValueError(f"{builder.name}/{builder.builder_config.name} has splits {sorted(names)}: "
