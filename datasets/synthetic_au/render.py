@@ -351,7 +351,7 @@ EXPRESSION_PROBS: Dict[str, float] = {
     "neutral": 0.05, "talking": 0.08, "happiness": 0.15, "suppressed_smile": 0.09,
     "surprise": 0.1, "sadness": 0.12, "anger": 0.1, "disgust": 0.09, "fear": 0.11, "pain": 0.08,
 }
-NOISE_AU_PROB = 0.12  # per sequence and AU: an independent activation outside the expression
+NOISE_AU_PROB = 0.18  # per sequence and AU: an independent activation outside the expression
 SECOND_EXPRESSION_PROB = 0.25
 
 
