@@ -6,7 +6,6 @@ import os
 import sys
 
 import numpy as np
-import pytest
 import tensorflow_datasets as tfds
 
 from tfau import aus as aus_lib
