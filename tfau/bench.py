@@ -136,7 +136,7 @@ class Settings:
             return cls()
         if mode == "quick":
             return cls(
-                mode="quick", image_size=128, batch=4, warmup=1, infer_iters=3, train_iters=2,
+                mode="quick", image_size=128, batch=4, warmup=1, infer_iters=4, train_iters=3,
                 profiler_flops=False,
                 matmul_sizes=(1024, 2048), matmul_runs=3, memory_sizes=(16, 32, 64), memory_batch=1,
                 pipeline_batch=32, pipeline_batches=10, pipeline_warmup=3,
