@@ -74,11 +74,13 @@ def _set_bn(layer, seed=1):
 
 
 @pytest.mark.parametrize("layout", ["paper", "official"])
-@pytest.mark.parametrize("naive", [False, True])
+@pytest.mark.parametrize("naive", [False, True, "transposed"])
 @pytest.mark.parametrize("training", [False, True])
 def test_matches_brute_force(layout, naive, training):
     x = _x()
-    layer = SCCLayer(k=K_NN, layout=layout, naive=naive, momentum=0.9)
+    layer = SCCLayer(k=K_NN, layout=layout, naive=naive is True, momentum=0.9)
+    if naive == "transposed":  # the decomposed form's K^T F^T product (used for many nodes)
+        layer.TRANSPOSED_FORM_MIN_ROWS = 1
     layer.build(x.shape)
     bn = _set_bn(layer)
     got = keras.ops.convert_to_numpy(layer(x, training=training))
@@ -101,13 +103,15 @@ def test_without_batch_norm_is_paper_eq3(layout):
     assert len(layer.weights) == 1
 
 
-def test_decomposed_equals_naive_values_and_gradients():
+@pytest.mark.parametrize("min_rows", [10**9, 1])
+def test_decomposed_equals_naive_values_and_gradients(min_rows):
     import tensorflow as tf
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("gradient check uses tf.GradientTape")
     x = tf.constant(_x(5))
     fast = SCCLayer(k=4, naive=False)
+    fast.TRANSPOSED_FORM_MIN_ROWS = min_rows  # both forms of the decomposed product
     slow = SCCLayer(k=4, naive=True)
     fast.build(x.shape)
     slow.build(x.shape)

@@ -77,7 +77,10 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
                    help="SavedModels go to <export_dir>/<method>_<dataset>_<config>[_foldK] "
                         "(default saved_models)")
     p.add_argument("--no_export", action="store_true")
-    p.add_argument("--jit", action="store_true", help="compile train/predict steps with XLA")
+    p.add_argument("--jit", nargs="?", const="true", default="auto",
+                   choices=("auto", "true", "false"),
+                   help="XLA-compile the train / predict steps (auto: on for one-device runs, "
+                        "CPU included; bare --jit = true)")
     p.add_argument("--precision", default="auto", metavar="{auto,float32,mixed_float16,...}",
                    choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
                    help="auto: mixed_float16 on GPU, float32 on CPU")
@@ -146,7 +149,9 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
     if weights is not None and str(weights).lower() in ("none", "random", ""):
         weights = None
     det = args.deterministic
-    deterministic = (not tf.config.list_physical_devices("GPU")) if det == "auto" else det == "true"
+    gpus = tf.config.list_physical_devices("GPU")
+    deterministic = (not gpus) if det == "auto" else det == "true"
+    jit = strategy_lib.resolve_jit(args.jit, deterministic)
     if args.output_dir:
         output_dir = args.output_dir
     else:
@@ -168,7 +173,7 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
         max_train_examples=args.max_train_examples or preset.max_train_examples,
         max_test_examples=args.max_test_examples or preset.max_test_examples,
         model_options=options, seed=args.seed, deterministic=deterministic,
-        precision=strategy_lib.resolve_precision(args.precision), jit=bool(args.jit),
+        precision=strategy_lib.resolve_precision(args.precision), jit=jit,
         cache=preset.cache, output_dir=output_dir,
         export_dir=None if args.no_export else args.export_dir,
         data_dir=args.data_dir,
@@ -628,7 +633,7 @@ def main(recipe: Recipe, argv: Optional[Sequence[str]] = None,
     strategy = strategy_lib.make_strategy()
     s = resolve(recipe, args)
     strategy_lib.set_precision(s.precision)
-    strategy_lib.set_determinism(s.seed, s.deterministic)
+    strategy_lib.set_determinism(s.seed, s.deterministic, xla=s.jit)
     chief = strategy_lib.is_chief()
 
     if chief:
