@@ -1184,6 +1184,9 @@ def main(argv=None):
     if args.memory_child:
         print(json.dumps(_memory_child(json.loads(args.memory_child))))
         return None
+    from tfau.data.pipeline import tune_malloc
+
+    tune_malloc()  # as the trainer: keeps freed buffers mapped (page faults, system time)
     s = settings_from_args(args)
     sections = args.only or ([] if args.profile else list(SECTIONS))
     info = machine_info()
