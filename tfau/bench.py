@@ -13,10 +13,9 @@ Sections (all by default, in this order):
     machine's reference GFLOP/s. With a GPU also bf16 / fp16 on the GPU.
 ``models``
     per model (paper backbone, width 1, ``--image-size``): parameters, FLOPs per image of the
-    inference graph (TF profiler on the frozen serving function; ``--quick``: the same
-    registered per-op statistics summed over the unfrozen graph) and of the training step
-    (registered op statistics summed over the traced ``train_step`` graph: forward, backward
-    and optimizer), inference images/s (``serving_model()`` in a ``tf.function``) and training
+    inference graph and of the training step (TF's registered per-op statistics, as the TF
+    profiler, summed over the traced serving / ``train_step`` graph: forward, backward and
+    optimizer; BatchMatMul counted by our formula, TF's misreads ``adj_x``), inference images/s (``serving_model()`` in a ``tf.function``) and training
     images/s (``model.compile`` then the model's own ``train_step`` in a ``tf.function`` on a
     synthetic batch with every required feature and target), and the achieved FLOP/s as a
     fraction of the matmul peak. ``keras_resnet50`` (``keras.applications.ResNet50``, no top,
@@ -122,7 +121,10 @@ class Settings:
     pipeline_size: int = 256
     data_dir: str | None = None
     jit: bool = False
-    profiler_flops: bool = True  # inference FLOPs by tf.profiler (quick: graph walk, same count)
+    profiler_flops: bool = False  # also count inference FLOPs with tf.profiler (frozen graph)
+    # ROI-GCN / HRNet-head training-step ratio: the HRNet training graph (64 k ops) costs ~95 s
+    # of tracing + grappler per model, so --quick times only the inference ratio.
+    roi_train_ratio: bool = True
     models: tuple = MODEL_NAMES
     reference: bool = True
     protocols: dict = dataclasses.field(default_factory=dict)  # overrides of MODEL_PROTOCOLS
@@ -139,7 +141,7 @@ class Settings:
                 mode="quick", image_size=256, batch=1, warmup=1, infer_iters=4, train_iters=3,
                 profiler_flops=False,
                 matmul_sizes=(1024, 2048), matmul_runs=3, memory_sizes=(16, 32, 64), memory_batch=1,
-                pipeline_batch=32, pipeline_batches=10, pipeline_warmup=3,
+                pipeline_batch=32, pipeline_batches=10, pipeline_warmup=3, roi_train_ratio=False,
             )
         if mode == "tiny":
             return cls(
@@ -260,6 +262,9 @@ def graph_flops(graph):
         if op.type in ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile",
                        "If", "StatelessIf"):
             nested.add(op.type)
+        if op.type in _BATCH_MATMULS:
+            total += _batch_matmul_flops(op)
+            continue
         try:
             stats = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops")
         except Exception:  # noqa: BLE001  (unknown shape)
@@ -267,6 +272,25 @@ def graph_flops(graph):
         if stats.value:
             total += int(stats.value)
     return total, sorted(nested)
+
+
+_BATCH_MATMULS = ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
+
+
+def _batch_matmul_flops(op):
+    """2 * output elements * inner dimension of a BatchMatMul op.
+
+    TF's registered statistic (``tensorflow/python/profiler/internal/flops_registry.py``, TF 2.21)
+    reads the attribute ``transpose_a``, which BatchMatMul does not have (its flag is ``adj_x``),
+    so for ``adj_x=True`` it takes the wrong inner dimension: the gradients of every batched
+    product are miscounted (SCC's kernel gradient by a factor L / (B*C), 64x at 256 px).
+    """
+    a_shape = op.inputs[0].shape
+    out_shape = op.outputs[0].shape
+    if not (a_shape.is_fully_defined() and out_shape.is_fully_defined()):
+        return 0
+    k = int(a_shape[-2]) if op.get_attr("adj_x") else int(a_shape[-1])
+    return 2 * k * int(out_shape.num_elements())
 
 
 def profiler_flops(concrete_fn):
@@ -601,7 +625,7 @@ class Bench:
         """Best-of times of ``what`` ("train"/"infer") for two models, calls alternated so that
         load changes hit both alike. Falls back to the rows' figures when not live."""
         for key in (key_a, key_b):
-            self.measure_model(key)
+            self.measure_model(key, train=what == "train")
         if key_a in self.live and key_b in self.live:
             fa, fb = self.live[key_a][1][what], self.live[key_b][1][what]
             iters = self.s.train_iters if what == "train" else self.s.infer_iters
@@ -764,13 +788,17 @@ class Bench:
         out["targets"].append(dict(check_target("scc_decomposed_vs_naive", fwd), what="forward"))
         out["targets"].append(dict(check_target("scc_decomposed_vs_naive", trn), what="fwd+bwd"))
         if "roi_gcn" in names:
-            tg, th, how = self.interleaved("roi_gcn", "roi_gcn_no_gcn", "train")
-            itg, ith, _ = self.interleaved("roi_gcn", "roi_gcn_no_gcn", "infer")
+            r = tg = th = None
+            if self.s.roi_train_ratio:
+                tg, th, how = self.interleaved("roi_gcn", "roi_gcn_no_gcn", "train")
+                r = tg / th
+            itg, ith, how = self.interleaved("roi_gcn", "roi_gcn_no_gcn", "infer")
             self.release("roi_gcn", "roi_gcn_no_gcn")
-            r, ri = tg / th, itg / ith
+            ri = itg / ith
             out["roi_gcn_vs_hrnet_head"] = {"train_step": r, "inference": ri, "timing": how,
                                             "train_s": [tg, th], "infer_s": [itg, ith]}
-            rows.append(["ROI-GCN / HRNet+1x1 head train step", r, ""])
+            rows.append(["ROI-GCN / HRNet+1x1 head train step", r,
+                         "" if r is not None else "full mode only"])
             rows.append(["ROI-GCN / HRNet+1x1 head inference", ri, ""])
         if "re_net" in names:
             rn = self.re_net_times()
@@ -1206,7 +1234,10 @@ def main(argv=None):
         if name == "peak" and "peak" in bench.results:
             results["peak"] = bench.results["peak"]
             continue
+        ts = time.perf_counter()
         results[name] = runners[name]()
+        results["meta"].setdefault("section_s", {})[name] = time.perf_counter() - ts
+        print(f"  [{name}: {time.perf_counter() - ts:.0f} s]")
     if "peak" in bench.results:
         results.setdefault("peak", bench.results["peak"])
     if args.profile:
