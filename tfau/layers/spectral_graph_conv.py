@@ -6,7 +6,7 @@ over the H*W pixels of X0 [B, H, W, C]. Phi [B, HW, M] is a 1x1 convolution of X
 channels (M = number of AUs), made non-negative so that the degrees are positive; Lambda is the
 diagonal sigmoid(Dense(GAP(X0))) [B, M]. A ([HW, HW] per sample) is never formed:
 
-    d = Phi (Lambda (Phi^T 1)),  P = D^-1/2 Phi,  L Y = Y - P (Lambda (P^T Y)),  Y = X0 Theta
+    d = Phi (Lambda (Phi^T 1)),  P = D^-1/2 Phi,  L X0 = X0 - P (Lambda (P^T X0))
 
 which costs O(HW * C * M). The normalised Laplacian does not change when Phi is scaled by a
 constant, so Phi is divided by its per-sample maximum (no gradient through that scale) before the
@@ -133,12 +133,10 @@ class SpectralGraphConv(keras.layers.Layer):
         col = ops.sum(phi_n, axis=1)  # Phi^T 1: [B, M]
         deg = ops.sum(phi_n * (lam * col)[:, None, :], axis=-1)  # Phi (Lambda Phi^T 1): [B, n]
         p = phi_n * ops.rsqrt(deg + self.epsilon)[:, :, None]  # D^-1/2 Phi: [B, n, M]
-        # L X0 Theta = L (X0 Theta): Theta first, so that the Laplacian works on the output
-        # channels and no [n, C] copy of L X0 is kept for Theta's gradient (the layer then holds
-        # what a 1x1 convolution over X0 holds, plus one [n, units] product; see BENCHMARKS.md).
-        y = ops.cast(ops.matmul(x, ops.cast(self.theta, dtype)), "float32")  # X0 Theta: [B, n, U]
-        pty = ops.matmul(ops.transpose(p, (0, 2, 1)), y)  # P^T X0 Theta: [B, M, U]
-        out = ops.cast(y - ops.matmul(p, lam[:, :, None] * pty), dtype)  # L X0 Theta
+        ptx = ops.matmul(ops.transpose(p, (0, 2, 1)), x32)  # P^T X0: [B, M, C]
+        lx = x32 - ops.matmul(p, lam[:, :, None] * ptx)  # L X0: [B, n, C]
+
+        out = ops.matmul(ops.cast(lx, dtype), ops.cast(self.theta, dtype))
         if self.theta_bias is not None:
             out = out + ops.cast(self.theta_bias, dtype)
         out = self.activation(out)
