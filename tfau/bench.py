@@ -141,7 +141,7 @@ class Settings:
                 mode="quick", image_size=256, batch=1, warmup=1, infer_iters=4, train_iters=3,
                 profiler_flops=False,
                 matmul_sizes=(1024, 2048), matmul_runs=3, memory_sizes=(16, 32, 64), memory_batch=1,
-                pipeline_batch=32, pipeline_batches=10, pipeline_warmup=3, roi_train_ratio=False,
+                pipeline_batch=32, pipeline_batches=30, pipeline_warmup=3, roi_train_ratio=False,
             )
         if mode == "tiny":
             return cls(
