@@ -33,3 +33,16 @@ def test_chief_from_tf_config(monkeypatch):
 def test_bad_precision():
     with pytest.raises(ValueError):
         strategy_lib.resolve_precision("float8")
+
+
+def test_resolve_jit(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    gpus = tf.config.list_physical_devices("GPU")
+    assert strategy_lib.resolve_jit("true", deterministic=True)
+    assert not strategy_lib.resolve_jit("false", deterministic=False)
+    # auto: XLA on for one device (CPU included); off on GPU when determinism is asked for
+    assert strategy_lib.resolve_jit("auto", deterministic=False) == (len(gpus) <= 1)
+    assert strategy_lib.resolve_jit("auto", deterministic=True) == (not gpus)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["localhost:1"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    assert not strategy_lib.resolve_jit("auto", deterministic=False)  # several workers: Keras' default
