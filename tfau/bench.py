@@ -15,8 +15,8 @@ Sections (all by default, in this order):
     per model (paper backbone, width 1, ``--image-size``): parameters, FLOPs per image of the
     inference graph and of the training step (TF's registered per-op statistics, as the TF
     profiler, summed over the traced serving / ``train_step`` graph: forward, backward and
-    optimizer; BatchMatMul counted by our formula, TF's misreads ``adj_x``), inference images/s (``serving_model()`` in a ``tf.function``) and training
-    images/s (``model.compile`` then the model's own ``train_step`` in a ``tf.function`` on a
+    optimizer; BatchMatMul counted by our formula, TF's misreads ``adj_x``), inference
+    images/s (``serving_model()`` in a ``tf.function``) and training images/s (``model.compile`` then the model's own ``train_step`` in a ``tf.function`` on a
     synthetic batch with every required feature and target), and the achieved FLOP/s as a
     fraction of the matmul peak. ``keras_resnet50`` (``keras.applications.ResNet50``, no top,
     + a GAP/Dense head for training) is the reference row.
@@ -40,8 +40,8 @@ Sections (all by default, in this order):
     float32 vs mixed precision training/inference (GPU only; "awaits GPU" on CPU).
 
 ``--quick`` uses the papers' 256 px at batch 1 and few iterations (full: batch 8); ``--tiny``
-(tests) uses the models' TINY_CONFIG sizes. ``--profile MODEL`` traces MODEL's training step and inference with
-``tf.profiler`` and prints op time by type and by layer. Throughput is the best
+(tests) uses the models' TINY_CONFIG sizes. ``--profile MODEL`` traces MODEL's training step and
+inference with ``tf.profiler`` and prints op time by type and by layer. Throughput is the best
 (minimum-time) of the timed iterations after warm-up, as ``timeit``; medians are in the JSON.
 """
 from __future__ import annotations
@@ -121,7 +121,6 @@ class Settings:
     pipeline_size: int = 256
     data_dir: str | None = None
     jit: bool = False
-    profiler_flops: bool = False  # also count inference FLOPs with tf.profiler (frozen graph)
     # ROI-GCN / HRNet-head training-step ratio: the HRNet training graph (64 k ops) costs ~95 s
     # of tracing + grappler per model, so --quick times only the inference ratio.
     roi_train_ratio: bool = True
@@ -139,7 +138,6 @@ class Settings:
         if mode == "quick":
             return cls(
                 mode="quick", image_size=256, batch=1, warmup=1, infer_iters=4, train_iters=3,
-                profiler_flops=False,
                 matmul_sizes=(1024, 2048), matmul_runs=3, memory_sizes=(16, 32, 64), memory_batch=1,
                 pipeline_batch=32, pipeline_batches=30, pipeline_warmup=3, roi_train_ratio=False,
             )
@@ -148,7 +146,7 @@ class Settings:
                 mode="tiny", image_size=64, batch=2, width=0.125, backbone="resnet18", warmup=1,
                 infer_iters=1, train_iters=1, matmul_sizes=(256,), matmul_runs=1, memory_sizes=(4, 8),
                 memory_batch=1, pipeline_batch=4, pipeline_batches=2, pipeline_warmup=1,
-                pipeline_size=64, profiler_flops=False, reference=False,
+                pipeline_size=64, reference=False,
                 # 5 AUs instead of 12: RE-Net's per-AU loop traces one backbone per AU.
                 protocols={"re_net": "bp4d_intensity", "resnet18": "bp4d_intensity"},
             )
@@ -291,23 +289,6 @@ def _batch_matmul_flops(op):
         return 0
     k = int(a_shape[-2]) if op.get_attr("adj_x") else int(a_shape[-1])
     return 2 * k * int(out_shape.num_elements())
-
-
-def profiler_flops(concrete_fn):
-    """FLOPs of a concrete function: frozen graph + ``tf.profiler`` float_operation."""
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
-    from tensorflow.python.profiler import model_analyzer, option_builder
-
-    frozen = convert_variables_to_constants_v2(concrete_fn)
-    opts = (
-        option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
-        .with_empty_output()
-        .build()
-    )
-    info = model_analyzer.profile(frozen.graph, options=opts)
-    return int(info.total_float_ops)
 
 
 def graph_tensor_bytes(graph):
@@ -558,13 +539,6 @@ class Bench:
             fn = tf.function(lambda x: serving(x, training=False), jit_compile=s.jit)
             concrete = phase("infer_trace_s", lambda: fn.get_concrete_function(spec))
             flops = phase("infer_flops_graph_s", lambda: graph_flops(concrete.graph)[0])
-            row["infer_flops_method"] = "graph"
-            if s.profiler_flops:
-                # The TF profiler on the frozen graph (the reference count): same formulas.
-                pflops = phase("infer_flops_profiler_s", lambda: profiler_flops(concrete))
-                row["infer_gflops_per_image_graph_walk"] = flops / s.batch / 1e9
-                row["infer_flops_method"] = "tf.profiler (frozen graph)"
-                flops = pflops
             image = synthetic_features(model, s.batch, s.image_size)["image"]
             t = phase("infer_time_s", lambda: time_calls(lambda: fn(image), s.infer_iters, s.warmup))
             ips = s.batch / t["best_s"]
@@ -1236,8 +1210,8 @@ def main(argv=None):
             continue
         ts = time.perf_counter()
         results[name] = runners[name]()
-        results["meta"].setdefault("section_s", {})[name] = time.perf_counter() - ts
-        print(f"  [{name}: {time.perf_counter() - ts:.0f} s]")
+        took = results["meta"].setdefault("section_s", {})[name] = time.perf_counter() - ts
+        print(f"  [{name}: {took:.0f} s]")
     if "peak" in bench.results:
         results.setdefault("peak", bench.results["peak"])
     if args.profile:

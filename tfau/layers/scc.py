@@ -213,9 +213,9 @@ class SCCLayer(keras.layers.Layer):
         else:
             flat = ops.reshape(nodes, (-1, length))  # [B*N, L]
             y = ops.matmul(ops.stack([flat, flat]), kernel3)  # [2, B*N, K]
-        a = ops.reshape(y[0] - y[1], (batch, n, units))  # (phi - omega) . f_i, centre term
+        node_shape = (batch, n, units)
+        a = ops.reshape(y[0] - y[1], node_shape)  # (phi - omega) . f_i, centre term
         flat_b = y[1]  # [B*N, K]  omega . f_j, neighbour term
-        bproj_shape = (batch, n, units)
         offsets = ops.reshape(ops.arange(batch, dtype=idx.dtype) * n, (-1, 1))
 
         if self.use_batch_norm:
@@ -227,7 +227,7 @@ class SCCLayer(keras.layers.Layer):
         bmax = s1 = s2 = None
         for j in range(self.k):
             gidx = ops.reshape(idx[:, :, j] + offsets, (-1,))
-            bj = ops.reshape(ops.take(flat_b, gidx, axis=0), bproj_shape)
+            bj = ops.reshape(ops.take(flat_b, gidx, axis=0), node_shape)
             sb = bj * sgn_c
             bmax = sb if bmax is None else ops.maximum(bmax, sb)
             if need_stats:

@@ -99,7 +99,7 @@ def resolve_jit(jit: str, deterministic: bool) -> bool:
     if jit != "auto":
         return jit == "true"
     gpus = tf.config.list_physical_devices("GPU")
-    if "TF_CONFIG" in os.environ or len(gpus) > 1:
+    if tf_config() is not None or len(gpus) > 1:  # make_strategy's multi-worker / mirrored cases
         return False
     return not (gpus and deterministic)
 
