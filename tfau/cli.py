@@ -478,6 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="metadata of an exported model")
     info.add_argument("--model", required=True)
     info.set_defaults(func=cmd_info)
+
+    from tfau.reproduce import study as reproduce_study
+
+    reproduce_study.add_parser(sub)
     return p
 
 

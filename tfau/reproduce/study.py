@@ -1,0 +1,363 @@
+"""Runs every implemented row of a paper table over N seeds through the trainer, and writes the
+report (Markdown + JSON + PNG) with the published numbers and the claim verdicts.
+
+Layout of a study folder: ``<output>/<paper>_table<T>/<row id>/seed<S>/`` is the trainer's run
+folder of one row and seed; its ``results.json`` marks it finished (a rerun reuses it), and an
+interrupted run resumes from the trainer's own backup in that folder.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from tfau.reproduce.papers import PAPERS
+
+LOWER_IS_BETTER = ("mae",)
+# Study presets sized for the reproduction study on a 2-core CPU (RESULTS.md): the recipe's tiny
+# preset with more data, one fold.
+STUDY_PRESETS = {
+    "study": dict(epochs=3, batch_size=16, image_size=64, width=0.125, max_train_examples=384,
+                  max_test_examples=256, folds="1"),
+}
+
+
+def _recipe(method: str):
+    """The recipe ``trainer.main`` takes: the train script's ``RECIPE`` (the recipes are moving
+    into ``tfau.recipes``; that package is used when no train script exists)."""
+    import importlib.util
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.path.join(root, "train_scripts", f"{method}.py")
+    if os.path.exists(path):
+        spec = importlib.util.spec_from_file_location(f"_tfau_recipe_{method}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod.RECIPE
+    from tfau.recipes import get_recipe
+
+    return get_recipe(method)
+
+
+class NotImplementedRow(Exception):
+    """A row whose switch the trainer does not offer yet."""
+
+
+def get_table(paper: str, table: str) -> Dict[str, Any]:
+    if paper not in PAPERS:
+        raise SystemExit(f"unknown paper {paper!r}; known: {sorted(PAPERS)}")
+    tables = PAPERS[paper]["tables"]
+    key = str(table).lower().replace("table", "").strip()
+    if key not in tables:
+        raise SystemExit(f"{paper} has no table {table!r}; tables: {sorted(tables)}")
+    return tables[key]
+
+
+def _row_recipe(row: Dict[str, Any], preset: str):
+    recipe = _recipe(row["method"])
+    options = dict(recipe.model_options)
+    options.update(row.get("options") or {})
+    changes: Dict[str, Any] = {"model_options": options}
+    for field, value in (row.get("recipe_fields") or {}).items():
+        if field not in {f.name for f in dataclasses.fields(recipe)}:
+            raise NotImplementedRow(f"recipe {recipe.method} has no field {field!r} yet (the "
+                                    f"trainer cannot set it); not implemented yet")
+        changes[field] = value
+    if preset in STUDY_PRESETS:
+        base = recipe.presets["tiny"]
+        presets = dict(recipe.presets)
+        presets[preset] = dataclasses.replace(base, **STUDY_PRESETS[preset])
+        changes["presets"] = presets
+    return dataclasses.replace(recipe, **changes)
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au",
+              preset: Optional[str] = None, seeds: int = 3, max_runs: Optional[int] = None,
+              log=print) -> Dict[str, Any]:
+    """Trains every implemented row x seed not finished yet in ``output``; returns the report.
+
+    ``max_runs`` stops after that many new trainings (an interruption, for tests)."""
+    from tfau.training import trainer
+
+    spec = get_table(paper, table)
+    folder = os.path.join(output, f"{paper}_table{table}")
+    os.makedirs(folder, exist_ok=True)
+    rows = [r for r in spec["rows"] if r.get("method") and r.get("implemented", True)]
+    jobs = [(r, s) for r in rows for s in range(seeds)]
+    times: List[float] = []
+    started = 0
+    t_study = time.time()
+    for i, (row, seed) in enumerate(jobs):
+        run_dir = os.path.join(folder, row["id"], f"seed{seed}")
+        if os.path.exists(os.path.join(run_dir, trainer.RESULTS_JSON)):
+            log(f"[reproduce] {paper} table {table}: row {row['id']} seed {seed} finished, reused")
+            continue
+        if max_runs is not None and started >= max_runs:
+            log("[reproduce] stopping (max_runs reached); rerun with the same --output to resume")
+            return {"stopped": True}
+        left = len(jobs) - i
+        eta = f", about {_fmt_time(np.mean(times) * left)} left" if times else ""
+        log(f"[reproduce] {paper} table {table}: row {row['id']} ({rows.index(row) + 1}/"
+            f"{len(rows)}), fold(s) {spec['folds'] if dataset != 'synthetic_au' else 'preset'}, "
+            f"seed {seed + 1}/{seeds}; {left} run(s) left{eta}", flush=True)
+        marker = os.path.join(folder, row["id"], "not_implemented.txt")
+        try:
+            recipe = _row_recipe(row, preset or "")
+        except NotImplementedRow as e:
+            os.makedirs(os.path.dirname(marker), exist_ok=True)
+            with open(marker, "w") as f:
+                f.write(str(e))
+            log(f"[reproduce] row {row['id']}: {e}")
+            continue
+        if os.path.exists(marker):
+            os.remove(marker)
+        argv = ["--dataset", dataset, "--seed", str(seed), "--output_dir", run_dir, "--no_export",
+                "--verbose", "0"]
+        if preset:
+            argv += ["--preset", preset]
+        if dataset != "synthetic_au":
+            argv += ["--fold", "all" if spec["folds"] == "all" else spec["folds"]]
+        t0 = time.time()
+        trainer.main(recipe, argv)
+        times.append(time.time() - t0)
+        started += 1
+    report = collect(paper, table, folder, seeds)
+    report["wall_seconds_this_call"] = round(time.time() - t_study, 1)
+    write_report(report, folder)
+    log(f"[reproduce] report: {os.path.join(folder, 'report.md')}")
+    return report
+
+
+def _load(run_dir: str) -> Optional[Dict[str, Any]]:
+    path = os.path.join(run_dir, "results.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        doc = json.load(f)
+    return doc.get("results", doc)
+
+
+def interval(values: Sequence[float]):
+    """Mean and half-width of the 95% t interval (nan half-width for one value)."""
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], float)
+    if len(v) == 0:
+        return math.nan, math.nan, 0
+    if len(v) == 1:
+        return float(v[0]), math.nan, 1
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return float(v.mean()), half, len(v)
+
+
+def collect(paper: str, table: str, folder: str, seeds: int) -> Dict[str, Any]:
+    spec = get_table(paper, table)
+    out_rows = []
+    for row in spec["rows"]:
+        entry = {"id": row["id"], "label": row["label"], "method": row.get("method"),
+                 "options": row.get("options", {}), "published": row.get("published"),
+                 "approximate": row.get("approximate", False),
+                 "sweep_value": row.get("sweep_value")}
+        if not row.get("method"):
+            entry["status"] = "reference (not implemented in tfau)"
+        elif not row.get("implemented", True):
+            entry["status"] = "not implemented yet: " + row["reason"]
+        elif os.path.exists(os.path.join(folder, row["id"], "not_implemented.txt")):
+            with open(os.path.join(folder, row["id"], "not_implemented.txt")) as f:
+                entry["status"] = "not implemented yet: " + f.read().strip()
+        else:
+            per_seed = [_load(os.path.join(folder, row["id"], f"seed{s}")) for s in range(seeds)]
+            per_seed = [r for r in per_seed if r]
+            entry["status"] = f"{len(per_seed)}/{seeds} seed(s)"
+            ours: Dict[str, Any] = {}
+            for metric in spec["metrics"]:
+                if not per_seed or metric not in per_seed[0]:
+                    continue
+                scale = 100.0 if metric == "f1" else 1.0  # the papers print F1 in percent
+                aus = [k for k in per_seed[0][metric] if k != "per_fold_avg"]
+                ours[metric] = {}
+                for au in aus:
+                    vals = [scale * float(r[metric][au]) if r[metric].get(au) is not None
+                            else math.nan for r in per_seed]
+                    m, h, n = interval(vals)
+                    ours[metric][au] = {"mean": m, "ci95": h, "n": n, "seeds": vals}
+            entry["ours"] = ours
+        out_rows.append(entry)
+    report = {"paper": paper, "table": table, "title": spec["title"], "metrics": spec["metrics"],
+              "published_dataset": spec["dataset"], "rows": out_rows, "seeds": seeds}
+    report["claims"] = judge_claims(spec, out_rows)
+    return report
+
+
+def judge_claims(spec: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """held / not held / inconclusive from the seed intervals of the rows' average."""
+    by_id = {r["id"]: r for r in rows}
+
+    def avg(rid, metric):
+        r = by_id.get(rid) or {}
+        a = ((r.get("ours") or {}).get(metric) or {}).get("avg")
+        return None if a is None else (a["mean"], a["ci95"], a["n"], a["seeds"])
+
+    out = []
+    for claim in spec.get("claims", []):
+        metric = claim["metric"]
+        sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+        verdict, detail = "inconclusive", ""
+        if claim["kind"] in ("better", "not_better"):
+            a, b = avg(claim["a"], metric), avg(claim["b"], metric)
+            if a is None or b is None:
+                verdict, detail = "not run", "a row of the claim is not implemented or has no runs"
+            else:
+                diff = sign * (a[0] - b[0])
+                ha = a[1] if not math.isnan(a[1]) else math.inf
+                hb = b[1] if not math.isnan(b[1]) else math.inf
+                half = math.sqrt(ha ** 2 + hb ** 2)
+                better = "held" if diff - half > 0 else "not held" if diff + half < 0 else \
+                    "inconclusive"
+                if claim["kind"] == "not_better":
+                    better = {"held": "not held", "not held": "held"}.get(better, better)
+                verdict = better
+                detail = (f"{'lower-is-better ' if sign < 0 else ''}difference {diff:+.3f} "
+                          f"± {half:.3f} (95%)")
+        elif claim["kind"] == "flat":
+            vals = [avg(rid, metric) for rid in claim["rows"]]
+            vals = [v for v in vals if v is not None]
+            if len(vals) < 2:
+                verdict, detail = "not run", "fewer than two rows ran"
+            else:
+                # Flat: every pair's interval of the difference holds zero.
+                differ = False
+                for i in range(len(vals)):
+                    for j in range(i + 1, len(vals)):
+                        hi = vals[i][1] if not math.isnan(vals[i][1]) else math.inf
+                        hj = vals[j][1] if not math.isnan(vals[j][1]) else math.inf
+                        if abs(vals[i][0] - vals[j][0]) > math.sqrt(hi ** 2 + hj ** 2):
+                            differ = True
+                means = [v[0] for v in vals]
+                verdict = "not held" if differ else "held"
+                if all(math.isinf(v[1]) or math.isnan(v[1]) for v in vals):
+                    verdict = "inconclusive"
+                detail = f"range of means {max(means) - min(means):.3f}"
+        out.append({"text": claim["text"], "verdict": verdict, "detail": detail})
+    return out
+
+
+def _cell(d):
+    if not d or d.get("mean") is None or math.isnan(d["mean"]):
+        return "–"
+    if d.get("ci95") is None or math.isnan(d["ci95"]):
+        return f"{d['mean']:.3f}"
+    return f"{d['mean']:.3f} ± {d['ci95']:.3f}"
+
+
+def render_markdown(report: Dict[str, Any]) -> str:
+    lines = [f"# {report['paper']} table {report['table']}", "", report["title"], "",
+             f"Ours: mean ± 95% interval over {report['seeds']} seed(s). Published: the paper's "
+             f"number on {report['published_dataset']} (for reference when ours is on synthetic "
+             f"data); diff = ours - published.", ""]
+    for metric in report["metrics"]:
+        lines += [f"## {metric.upper()} (average over AUs)", "",
+                  "| row | ours | published | diff | status |", "|---|---|---|---|---|"]
+        for r in report["rows"]:
+            pub = ((r.get("published") or {}).get(metric) or {}).get("avg")
+            ours = ((r.get("ours") or {}).get(metric) or {}).get("avg")
+            diff = "–"
+            if pub is not None and ours and not math.isnan(ours["mean"]):
+                diff = f"{ours['mean'] - pub:+.3f}"
+            pub_s = "–" if pub is None else f"{pub}"
+            lines.append(f"| {r['label']} | {_cell(ours)} | {pub_s} | {diff} | {r['status']} |")
+        lines.append("")
+    lines += ["## Claims", "", "| claim | verdict | detail |", "|---|---|---|"]
+    lines += [f"| {c['text']} | {c['verdict']} | {c['detail']} |" for c in report["claims"]]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(report: Dict[str, Any], folder: str) -> List[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for metric in report["metrics"]:
+        rows = [r for r in report["rows"] if (r.get("ours") or {}).get(metric)]
+        if not rows:
+            continue
+        sweep = [r for r in rows if r.get("sweep_value") is not None]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        if len(sweep) >= 2:
+            xs = [r["sweep_value"] for r in sweep]
+            ms = [r["ours"][metric]["avg"]["mean"] for r in sweep]
+            hs = [np.nan_to_num(r["ours"][metric]["avg"]["ci95"]) for r in sweep]
+            ax.errorbar(xs, ms, yerr=hs, marker="o", capsize=3, label="ours (synthetic)")
+            ax.set_xscale("log")
+            ax.set_xlabel("value")
+        else:
+            aus = [a for a in rows[0]["ours"][metric]]
+            width = 0.8 / (2 * len(rows))
+            for i, r in enumerate(rows):
+                ms = [r["ours"][metric].get(a, {}).get("mean", np.nan) for a in aus]
+                hs = [np.nan_to_num(r["ours"][metric].get(a, {}).get("ci95", 0)) for a in aus]
+                x = np.arange(len(aus)) + (2 * i) * width
+                ax.bar(x, ms, width, yerr=hs, label=f"{r['label']} (ours)")
+                pub = (r.get("published") or {}).get(metric) or {}
+                ax.bar(x + width, [pub.get(a, np.nan) for a in aus], width, alpha=0.5,
+                       label=f"{r['label']} (paper)")
+            ax.set_xticks(np.arange(len(aus)) + 0.4 - width)
+            ax.set_xticklabels(aus, rotation=45, fontsize=7)
+            ax.legend(fontsize=6)
+        ax.set_ylabel(metric.upper())
+        ax.set_title(f"{report['paper']} {report['table']}: {metric.upper()}", fontsize=9)
+        fig.tight_layout()
+        path = os.path.join(folder, f"{report['paper']}_table{report['table']}_{metric}.png")
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_report(report: Dict[str, Any], folder: str) -> None:
+    with open(os.path.join(folder, "report.md"), "w") as f:
+        f.write(render_markdown(report))
+    with open(os.path.join(folder, "report.json"), "w") as f:
+        json.dump(report, f, indent=1, default=lambda o: None)
+    report["plots"] = _plots(report, folder)
+
+
+def main(args) -> int:
+    spec_tables = PAPERS[args.paper]["tables"] if args.paper in PAPERS else None
+    if spec_tables is None:
+        raise SystemExit(f"unknown paper {args.paper!r}; known: {sorted(PAPERS)}")
+    tables = [args.table] if args.table else sorted(spec_tables)
+    if args.seeds < 1:
+        raise SystemExit("--seeds must be >= 1")
+    for t in tables:
+        run_study(args.paper, t, args.output, args.dataset, args.preset, args.seeds)
+    return 0
+
+
+def add_parser(sub) -> None:
+    rp = sub.add_parser("reproduce", help="rerun a paper's table; ours beside the published")
+    rp.add_argument("paper", choices=sorted(PAPERS))
+    rp.add_argument("--table", default=None, help="e.g. 2, 3, fig6 (default: every table)")
+    rp.add_argument("--dataset", default="synthetic_au")
+    rp.add_argument("--preset", default=None,
+                    help="recipe preset (paper, cpu, tiny) or 'study' (RESULTS.md)")
+    rp.add_argument("--seeds", type=int, default=3)
+    rp.add_argument("--output", default="reproduce", help="study folder (resumable)")
+    rp.set_defaults(func=main)
+
+
+if __name__ == "__main__":
+    sys.exit(0)
