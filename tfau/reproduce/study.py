@@ -20,6 +20,10 @@ import numpy as np
 from tfau.reproduce.papers import PAPERS
 
 LOWER_IS_BETTER = ("mae",)
+# Below these averages a row has not learned (ICC 0 = no agreement, F1 0 = never predicts an AU);
+# a claim between two such rows is inconclusive: the preset is too small to separate them.
+CHANCE_LEVEL = {"icc": 0.05, "f1": 5.0}
+CHANCE_NOTE = "rows at chance level (the preset did not learn): too small to separate them"
 # Study presets sized for the reproduction study on a 2-core CPU (RESULTS.md): the recipe's tiny
 # preset with more data, one fold.
 STUDY_PRESETS = {
@@ -218,6 +222,9 @@ def judge_claims(spec: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[Dict[
             a, b = avg(claim["a"], metric), avg(claim["b"], metric)
             if a is None or b is None:
                 verdict, detail = "not run", "a row of the claim is not implemented or has no runs"
+            elif all(_at_chance(claim["metric"], x[0]) for x in (a, b)) or \
+                    _chance_pair(claim, by_id):
+                verdict, detail = "inconclusive", CHANCE_NOTE
             else:
                 diff = sign * (a[0] - b[0])
                 ha = a[1] if not math.isnan(a[1]) else math.inf
@@ -245,12 +252,33 @@ def judge_claims(spec: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[Dict[
                         if abs(vals[i][0] - vals[j][0]) > math.sqrt(hi ** 2 + hj ** 2):
                             differ = True
                 means = [v[0] for v in vals]
-                verdict = "not held" if differ else "held"
-                if all(math.isinf(v[1]) or math.isnan(v[1]) for v in vals):
-                    verdict = "inconclusive"
                 detail = f"range of means {max(means) - min(means):.3f}"
+                chance = all(_at_chance(metric, m) for m in means) or all(
+                    _chance_pair({"metric": metric, "a": rid, "b": rid}, by_id)
+                    for rid in claim["rows"])
+                if chance:
+                    verdict, detail = "inconclusive", CHANCE_NOTE + "; " + detail
+                elif all(math.isinf(v[1]) or math.isnan(v[1]) for v in vals):
+                    verdict = "inconclusive"
+                else:
+                    verdict = "not held" if differ else "held"
         out.append({"text": claim["text"], "verdict": verdict, "detail": detail})
     return out
+
+
+def _at_chance(metric: str, value: float) -> bool:
+    return metric in CHANCE_LEVEL and value < CHANCE_LEVEL[metric]
+
+
+def _chance_pair(claim, by_id) -> bool:
+    """MAE claims: both rows' ICC at chance (a constant prediction has a fine-looking MAE)."""
+    if claim["metric"] != "mae" and claim["metric"] in CHANCE_LEVEL:
+        return False
+    out = []
+    for rid in (claim["a"], claim["b"]):
+        icc = (((by_id.get(rid) or {}).get("ours") or {}).get("icc") or {}).get("avg")
+        out.append(icc is not None and _at_chance("icc", icc["mean"]))
+    return all(out)
 
 
 def _cell(d):

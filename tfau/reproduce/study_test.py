@@ -141,3 +141,13 @@ def test_transcribed_per_au_values_average_to_the_printed_avg():
                         assert err <= tol, (paper, name, r["id"], metric, err)
                     checked += 1
     assert checked > 60
+
+
+def test_claims_between_rows_that_did_not_learn_are_inconclusive():
+    spec = {"claims": [{"text": "c", "kind": "better", "a": "x", "b": "y", "metric": "f1"},
+                       {"text": "f", "kind": "flat", "rows": ["x", "y"], "metric": "f1"}]}
+    rows = [{"id": rid, "ours": {"f1": {"avg": {"mean": m, "ci95": 0.1, "n": 3, "seeds": []}}}}
+            for rid, m in (("x", 0.0), ("y", 0.2))]
+    out = study.judge_claims(spec, rows)
+    assert [c["verdict"] for c in out] == ["inconclusive", "inconclusive"]
+    assert study.CHANCE_NOTE in out[0]["detail"]
