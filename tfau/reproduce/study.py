@@ -306,6 +306,20 @@ def render_markdown(report: Dict[str, Any]) -> str:
             pub_s = "–" if pub is None else f"{pub}"
             lines.append(f"| {r['label']} | {_cell(ours)} | {pub_s} | {diff} | {r['status']} |")
         lines.append("")
+        ran = [r for r in report["rows"] if ((r.get("ours") or {}).get(metric))]
+        if ran:
+            aus = [a for a in ran[0]["ours"][metric] if a != "avg"]
+            lines += [f"Per AU, {metric.upper()}: ours mean ± 95% (published)", "",
+                      "| row | " + " | ".join(aus) + " |", "|---" * (len(aus) + 1) + "|"]
+            for r in ran:
+                pub = (r.get("published") or {}).get(metric) or {}
+                cells = []
+                for a in aus:
+                    p = pub.get(a, pub.get(a.replace("AU0", "AU")))
+                    cells.append(_cell(r["ours"][metric].get(a)) +
+                                 (f" ({p})" if p is not None else ""))
+                lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+            lines.append("")
     lines += ["## Claims", "", "| claim | verdict | detail |", "|---|---|---|"]
     lines += [f"| {c['text']} | {c['verdict']} | {c['detail']} |" for c in report["claims"]]
     return "\n".join(lines) + "\n"
@@ -340,7 +354,7 @@ def _plots(report: Dict[str, Any], folder: str) -> List[str]:
                 x = np.arange(len(aus)) + (2 * i) * width
                 ax.bar(x, ms, width, yerr=hs, label=f"{r['label']} (ours)")
                 pub = (r.get("published") or {}).get(metric) or {}
-                ax.bar(x + width, [pub.get(a, np.nan) for a in aus], width, alpha=0.5,
+                ax.bar(x + width, [pub.get(a, pub.get(a.replace("AU0", "AU"), np.nan)) for a in aus], width, alpha=0.5,
                        label=f"{r['label']} (paper)")
             ax.set_xticks(np.arange(len(aus)) + 0.4 - width)
             ax.set_xticklabels(aus, rotation=45, fontsize=7)
