@@ -30,6 +30,64 @@ METADATA_FILE = os.path.join("assets.extra", "tfau.json")
 INPUT_SIZE = 256  # tfau.face's alignment frame; any square size is accepted
 
 
+class ExportTargetError(FileExistsError):
+    """The export's output folder exists and may not be replaced (the message names it)."""
+
+
+def is_tfau_saved_model(path: str) -> bool:
+    """True when ``path`` is a folder holding a tfau SavedModel (``saved_model.pb`` and
+    ``assets.extra/tfau.json`` with ``format`` ``tfau-savedmodel-*``)."""
+    if not os.path.isdir(path) or not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return False
+    try:
+        with open(os.path.join(path, METADATA_FILE)) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and str(meta.get("format", "")).startswith("tfau-savedmodel")
+
+
+def check_export_target(path: str, replace: bool = False) -> str:
+    """Checks that a SavedModel may be written at ``path``; returns its absolute path.
+
+    Allowed: a path that does not exist, an empty folder, or - only with ``replace=True`` - a
+    folder that already holds a tfau SavedModel. Anything else (a file, a folder with other
+    content such as ``saved_models/`` or ``.``, a tfau SavedModel without ``replace``) raises
+    :class:`ExportTargetError` naming the folder. Nothing is deleted here; the trainer's export
+    calls this before training, :func:`export_saved_model` again before writing.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.lexists(path):
+        return path
+    if not os.path.isdir(path) or os.path.islink(path):
+        raise ExportTargetError(f"export folder {path} exists and is not a folder; choose "
+                                "another --output")
+    if not os.listdir(path):
+        return path
+    if is_tfau_saved_model(path):
+        if replace:
+            return path
+        raise ExportTargetError(f"export folder {path} already holds a tfau SavedModel; pass "
+                                "--overwrite (replace=True) to replace it, or choose another "
+                                "--output")
+    raise ExportTargetError(f"export folder {path} exists and is not a tfau SavedModel; refusing "
+                            "to write into it or delete it. Choose a new or empty folder")
+
+
+def _replace_folder(tmp: str, path: str) -> None:
+    """Moves the finished export ``tmp`` to ``path``; an old model there is removed only after
+    the new one is complete (renamed aside first, so a crash leaves one of the two)."""
+    if os.path.isdir(path) and not os.listdir(path):
+        os.rmdir(path)
+    old = None
+    if os.path.lexists(path):
+        old = f"{path}.old-{os.getpid()}"
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _serving(model):
     """The inference model (training-only branches removed) of a tfau model."""
     return model.serving_model() if hasattr(model, "serving_model") else model
@@ -45,6 +103,7 @@ def build_metadata(protocol, image_size: int, method: str, outputs: Mapping[str,
         "method": method,
         "protocol": protocol.name,
         "dataset": protocol.dataset,
+        "protocol_dataset": protocol.dataset,
         "task": protocol.task,
         "aus": [int(a) for a in protocol.aus],
         "au_names": list(protocol.au_names),
@@ -56,8 +115,16 @@ def build_metadata(protocol, image_size: int, method: str, outputs: Mapping[str,
                       else "occurrence probability 0-1 (positive when >= 0.5)"),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    if extra:
-        meta.update({k: v for k, v in extra.items() if k not in meta})
+    extra = dict(extra or {})
+    # Model card: the data the weights were fitted on (the protocol's dataset only names the AU
+    # set: a synthetic_au/disfa_intensity model predicts DISFA's AUs but never saw DISFA).
+    trained_on = extra.pop("dataset", None)
+    config = extra.get("config")
+    meta["trained_on"] = (f"{trained_on}/{config}" if trained_on and config else trained_on)
+    meta["trained_on_synthetic"] = bool(trained_on and str(trained_on).startswith("synthetic"))
+    if trained_on:
+        meta["dataset"] = trained_on
+    meta.update({k: v for k, v in extra.items() if k not in meta})
     return meta
 
 
@@ -80,9 +147,13 @@ def _serving_functions(serving, meta: Dict[str, Any]):
         images = tf.cast(images, tf.float32)
         same = tf.logical_and(tf.equal(tf.shape(images)[1], size),
                               tf.equal(tf.shape(images)[2], size))
-        return tf.cond(same, lambda: tf.ensure_shape(images, [None, size, size, 3]),
-                       lambda: tf.image.resize(images, [size, size], method="bilinear",
-                                               antialias=True))
+        # No tf.ensure_shape inside the cond: inside serve_bytes' map_fn loop it also ran for
+        # images that take the resize branch and failed for every size but the model's.
+        out = tf.cond(same, lambda: images,
+                      lambda: tf.image.resize(images, [size, size], method="bilinear",
+                                              antialias=True))
+        out.set_shape([None, size, size, 3])
+        return out
 
     def serve(images):
         shape = tf.shape(images)
@@ -103,6 +174,18 @@ def _serving_functions(serving, meta: Dict[str, Any]):
 
     def serve_bytes(image_bytes):
         def decode(data):
+            padded = tf.strings.join([data, b"\0" * 12])  # substr fails past the end
+            head = tf.strings.substr(padded, 0, 4)
+            known = tf.reduce_any(tf.stack([
+                tf.io.is_jpeg(data), tf.equal(head, b"\x89PNG"),
+                tf.equal(tf.strings.substr(padded, 0, 3), b"GIF"),
+                tf.equal(tf.strings.substr(padded, 0, 2), b"BM"),
+                tf.logical_and(tf.equal(head, b"RIFF"),
+                               tf.equal(tf.strings.substr(padded, 8, 4), b"WEBP"))]))
+            check = tf.debugging.Assert(known, [tf.constant(
+                "tfau: an image_bytes element is not a JPEG, PNG, GIF, BMP or WebP image")])
+            with tf.control_dependencies([check]):
+                data = tf.identity(data)
             img = tf.io.decode_image(data, channels=3, expand_animations=False)
             img.set_shape([None, None, 3])
             return to_model_size(img[None])[0]
@@ -127,13 +210,15 @@ def _serving_functions(serving, meta: Dict[str, Any]):
 
 def export_saved_model(model, path: str, *, protocol, image_size: int, method: str,
                        extra_metadata: Optional[Mapping[str, Any]] = None,
-                       overwrite: bool = True) -> str:
+                       overwrite: bool = False) -> str:
     """Exports a tfau model (or its ``serving_model()``) as a SavedModel at ``path``.
 
     Args:
       model: a model from ``tfau.models.build_model`` (its ``serving_model()`` is exported) or a
         Keras model mapping float images ``[B, S, S, 3]`` (0..255) to ``{"au", "maps"?}``.
-      path: output folder (replaced when ``overwrite``).
+      path: output folder: new or empty, or (only with ``overwrite``) an existing tfau
+        SavedModel, which is replaced once the new export is complete. Anything else raises
+        :class:`ExportTargetError` naming the folder (see :func:`check_export_target`).
       protocol: the ``tfau.aus.Protocol`` the model predicts.
       image_size: the model's input size ``S``.
       method: method name recorded in the metadata.
@@ -156,10 +241,12 @@ def export_saved_model(model, path: str, *, protocol, image_size: int, method: s
         outputs["maps"] = [None] + [int(d) for d in probe["maps"].shape[1:]]
     meta = build_metadata(protocol, image_size, method, outputs, extra_metadata)
     serve, serve_bytes, metadata = _serving_functions(serving, meta)
-    if os.path.exists(path):
-        if not overwrite:
-            raise FileExistsError(f"{path} exists (overwrite=False)")
-        shutil.rmtree(path)
+    target = check_export_target(path, replace=overwrite)
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(target)}.tmp-{os.getpid()}")
+    if os.path.lexists(tmp):
+        shutil.rmtree(tmp)
     # keras.export.ExportArchive tracks exactly the variables the endpoints use, which keeps the
     # SavedModel loadable by TF1-style session loaders too (saved_model_cli run, TF Serving).
     archive = keras.export.ExportArchive()
@@ -169,23 +256,72 @@ def export_saved_model(model, path: str, *, protocol, image_size: int, method: s
     archive.add_endpoint("serve_bytes", serve_bytes, input_signature=[
         tf.TensorSpec([None], tf.string, name="image_bytes")])
     archive.add_endpoint("metadata", metadata, input_signature=[])
-    archive.write_out(path, verbose=False)
-    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
-    with open(os.path.join(path, METADATA_FILE), "w") as f:
-        json.dump(meta, f, indent=1)
+    try:
+        archive.write_out(tmp, verbose=False)
+        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+        with open(os.path.join(tmp, METADATA_FILE), "w") as f:
+            json.dump(meta, f, indent=1)
+        check_export_target(target, replace=overwrite)  # still allowed after the write
+        _replace_folder(tmp, target)
+    finally:
+        if os.path.lexists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
+class ModelError(ValueError):
+    """A model folder or file that is not a usable tfau model (the message names it)."""
+
+
+def _check_metadata(meta, source: str) -> Dict[str, Any]:
+    if not isinstance(meta, dict):
+        raise ModelError(f"{source}: tfau metadata must be a JSON object")
+    missing = [k for k in ("au_names", "task", "image_size", "protocol") if k not in meta]
+    if missing:
+        raise ModelError(f"{source}: tfau metadata lacks {missing}; re-export the model with "
+                         "`tfau export`")
+    return meta
+
+
 def read_metadata(path: str) -> Dict[str, Any]:
-    """Metadata of an exported model (from ``assets.extra/tfau.json``, else the signature)."""
+    """Metadata of an exported model (from ``assets.extra/tfau.json``, else the signature).
+
+    Raises:
+      FileNotFoundError: ``path`` is not a SavedModel folder.
+      ModelError: a SavedModel that is not tfau's, or corrupt metadata (naming the file).
+    """
+    if not os.path.isdir(path) or not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise FileNotFoundError(f"{path} is not a SavedModel folder (no saved_model.pb)")
     file = os.path.join(path, METADATA_FILE)
     if os.path.exists(file):
-        with open(file) as f:
-            return json.load(f)
+        try:
+            with open(file, encoding="utf-8") as f:
+                meta = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{file}: corrupt tfau metadata ({e}); re-export the model with "
+                             "`tfau export`") from None
+        return _check_metadata(meta, file)
+    loaded = _load_saved_model(path)
+    if "metadata" not in loaded.signatures:
+        raise ModelError(f"{path} is a SavedModel but not a tfau one (no metadata signature and "
+                         f"no {METADATA_FILE}); export tfau models with `tfau export`")
+    try:
+        meta = json.loads(loaded.signatures["metadata"]()["json"].numpy().decode())
+    except Exception as e:  # noqa: BLE001
+        raise ModelError(f"{path}: its metadata signature is unreadable ({e})") from None
+    return _check_metadata(meta, f"{path} (metadata signature)")
+
+
+def _load_saved_model(path: str):
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(path)
-    return json.loads(loaded.signatures["metadata"]()["json"].numpy().decode())
+    try:
+        return tf.saved_model.load(path)
+    except Exception as e:  # noqa: BLE001 - DataLossError, ParseError, NotFoundError...
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{path}: the SavedModel cannot be loaded; its saved_model.pb or "
+                         f"variables/ files are corrupt or incomplete ({type(e).__name__}: "
+                         f"{msg[:300]})") from None
 
 
 class Predictor:
@@ -197,12 +333,13 @@ class Predictor:
         if not os.path.isdir(path) or not os.path.exists(os.path.join(path, "saved_model.pb")):
             raise FileNotFoundError(f"{path} is not a SavedModel folder (no saved_model.pb)")
         self.path = path
-        self._loaded = tf.saved_model.load(path)
+        self.metadata = read_metadata(path)  # first: a non-tfau model fails before loading
+        self._loaded = _load_saved_model(path)
         if "serving_default" not in self._loaded.signatures:
-            raise ValueError(f"{path} has no serving_default signature")
+            raise ModelError(f"{path} has no serving_default signature")
         self._serve = self._loaded.signatures["serving_default"]
         self._serve_bytes = self._loaded.signatures.get("serve_bytes")
-        self.metadata = read_metadata(path)
+        del tf
         self.au_names = list(self.metadata["au_names"])
         self.task = self.metadata["task"]
         self.image_size = int(self.metadata["image_size"])
@@ -221,6 +358,12 @@ class Predictor:
         if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
             raise ValueError(f"tfau: images must be [batch, H, H, 3] aligned faces; got shape "
                              f"{images.shape}")
+        if len(images) == 0:  # an empty batch: empty outputs, no model call
+            out = {"au": np.zeros([0, len(self.au_names)], np.float32)}
+            if self.has_maps:
+                out["maps"] = np.zeros([0] + [int(d) for d in
+                                              self.metadata["outputs"]["maps"][1:]], np.float32)
+            return out
         out = self._serve(images=tf.constant(images))
         out = {k: v.numpy() for k, v in out.items()}
         return {k: v[0] for k, v in out.items()} if single else out
@@ -230,7 +373,18 @@ class Predictor:
 
         if self._serve_bytes is None:
             raise ValueError(f"{self.path} has no serve_bytes signature")
-        out = self._serve_bytes(image_bytes=tf.constant(list(encoded), tf.string))
+        encoded = [bytes(e) for e in encoded]
+        for i, data in enumerate(encoded):
+            if not data:
+                raise ValueError(f"tfau: image_bytes[{i}] is empty")
+        if not encoded:
+            return self.predict(np.zeros([0, self.image_size, self.image_size, 3], np.uint8))
+        try:
+            out = self._serve_bytes(image_bytes=tf.constant(encoded, tf.string))
+        except tf.errors.InvalidArgumentError as e:
+            lines = [ln for ln in str(e).splitlines() if "tfau:" in ln or "Unknown image" in ln]
+            raise ValueError(lines[0].strip() if lines else str(e).strip().splitlines()[-1]) \
+                from None
         return {k: v.numpy() for k, v in out.items()}
 
 
