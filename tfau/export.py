@@ -392,15 +392,18 @@ def load(path: str) -> Predictor:
     return Predictor(path)
 
 
-def export_checkpoint(checkpoint: str, output: str) -> str:
+def export_checkpoint(checkpoint: str, output: str, overwrite: bool = False) -> str:
     """Exports a training checkpoint (a run folder, or a ``*.weights.h5`` inside one).
 
     The run folder's ``run.json`` (written by the trainer) says how to rebuild the model.
+    ``output`` follows :func:`check_export_target` (checked before anything is built).
     """
     import keras
 
     from tfau import aus as aus_lib
     from tfau.training import trainer
+
+    check_export_target(output, replace=overwrite)
 
     if os.path.isdir(checkpoint):
         run_dir = checkpoint
@@ -423,14 +426,21 @@ def export_checkpoint(checkpoint: str, output: str) -> str:
     if not os.path.exists(run_file):
         raise FileNotFoundError(f"{run_file} not found: --checkpoint must come from a tfau run "
                                 "folder (train_scripts/*.py writes run.json)")
-    with open(run_file) as f:
-        run = json.load(f)
+    try:
+        with open(run_file) as f:
+            run = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{run_file}: unreadable run file ({e})") from None
     keras.mixed_precision.set_global_policy("float32")
     model = trainer.build_from_run(run)
-    model.load_weights(weights)
+    try:
+        model.load_weights(weights)
+    except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError on mismatched layers
+        raise ModelError(f"{weights}: cannot load the weights ({type(e).__name__}: "
+                         f"{str(e).strip()[:300]})") from None
     protocol = aus_lib.get_protocol(run["protocol"], run.get("threshold"))
     return export_saved_model(
         model, output, protocol=protocol, image_size=run["image_size"], method=run["method"],
         extra_metadata={"dataset": run.get("dataset"), "config": run.get("config"),
                         "fold": run.get("fold") or 0, "run_dir": run_dir,
-                        "checkpoint": os.path.abspath(weights)})
+                        "checkpoint": os.path.abspath(weights)}, overwrite=overwrite)
