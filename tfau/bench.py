@@ -250,29 +250,74 @@ def graph_flops(graph):
     """Sum of the registered ``flops`` statistics over the ops of ``graph``.
 
     Same per-op formulas as the TF profiler (MatMul, BatchMatMul, Conv2D and its backprops,
-    ...); elementwise ops have none and count 0. Returns ``(flops, nested_call_op_types)``.
+    ...); elementwise ops without a registered statistic count 0. Op types rewritten by grappler
+    or oneDNN (``_MklMatMul``, ``_FusedMatMul``, ``_MklNativeFusedConv2D``, ...; see
+    :func:`canonical_op_type`) are counted by their plain op's formula, plus one FLOP per output
+    element for each fused ``BiasAdd`` / ``Add``, as the unfused graph would count them.
+    Returns ``(flops, nested_call_op_types)``.
     """
-    from tensorflow.python.framework import ops as tf_ops
-
     total = 0
     nested = set()
     for op in graph.get_operations():
         if op.type in ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile",
                        "If", "StatelessIf"):
             nested.add(op.type)
-        if op.type in _BATCH_MATMULS:
-            total += _batch_matmul_flops(op)
-            continue
-        try:
-            stats = tf_ops.get_stats_for_node_def(graph, op.node_def, "flops")
-        except Exception:  # noqa: BLE001  (unknown shape)
-            continue
-        if stats.value:
-            total += int(stats.value)
+        total += op_flops(graph, op)
     return total, sorted(nested)
 
 
 _BATCH_MATMULS = ("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
+# Ops whose oneDNN / grappler spelling is "<prefix>Fused<op>" with extra fused epilogue ops.
+_FUSABLE = ("MatMul", "Conv2D", "Conv3D", "DepthwiseConv2dNative") + _BATCH_MATMULS
+_FUSED_ELEMENTWISE = ("BiasAdd", "Add", "AddV2")
+
+
+def canonical_op_type(op_type):
+    """The plain TF op type of an op rewritten by oneDNN or grappler's remapper.
+
+    ``_MklMatMul`` / ``_MklNativeMatMul`` -> ``MatMul``; ``_FusedMatMul``, ``_MklFusedMatMul``,
+    ``_MklNativeFusedMatMul`` -> ``MatMul``; ``_FusedConv2D`` / ``_MklNativeFusedConv2D`` ->
+    ``Conv2D``; ``_MklNativeConv2DBackpropInput`` -> ``Conv2DBackpropInput``;
+    ``_MklFusedBatchMatMulV2`` -> ``BatchMatMulV2``. ``_MklFusedBatchNormV3`` stays
+    ``FusedBatchNormV3`` (the plain op's own name starts with ``Fused``). Other names unchanged.
+    """
+    name = op_type
+    for prefix in ("_MklNative", "_Mkl"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    else:
+        if not (name.startswith("_Fused") and name[len("_Fused"):] in _FUSABLE):
+            return op_type  # plain ops, and grappler's other fusions (_FusedBatchNormEx, ...)
+        name = name[1:]
+    if name.startswith("Fused") and name[len("Fused"):] in _FUSABLE:
+        name = name[len("Fused"):]
+    return name
+
+
+def op_flops(graph, op):
+    """FLOPs of one op of ``graph`` (0 where TF registers no statistic or a shape is unknown)."""
+    from tensorflow.python.framework import ops as tf_ops
+
+    op_type = canonical_op_type(op.type)
+    if op_type in _BATCH_MATMULS:
+        flops = _batch_matmul_flops(op)
+    else:
+        node_def = op.node_def
+        if op_type != op.type:
+            node_def = type(node_def)()
+            node_def.CopyFrom(op.node_def)
+            node_def.op = op_type
+        try:
+            stats = tf_ops.get_stats_for_node_def(graph, node_def, "flops")
+        except Exception:  # noqa: BLE001  (unknown shape)
+            return 0
+        flops = int(stats.value or 0)
+    if flops and op_type != op.type and "fused_ops" in op.node_def.attr:
+        out_elements = op.outputs[0].shape.num_elements() or 0
+        fused = [f.decode() for f in op.node_def.attr["fused_ops"].list.s]
+        flops += out_elements * sum(f in _FUSED_ELEMENTWISE for f in fused)
+    return flops
 
 
 def _batch_matmul_flops(op):
@@ -979,6 +1024,9 @@ class Bench:
 def summarize_trace(logdir, depth=4):
     """Sums TF op durations (picoseconds) of the newest ``*.xplane.pb`` under ``logdir``.
 
+    Op types are keyed by :func:`canonical_op_type` (oneDNN's ``_MklMatMul`` and grappler's
+    ``_FusedConv2D`` count as ``MatMul`` / ``Conv2D``), so tables read the same on every CPU.
+
     Layers are the first ``depth`` components of the op-name scope (Keras' ``_1`` call suffixes
     stripped; gradients as ``grad <layer>``, every optimizer op as ``optimizer``), so nested
     models show where the time goes.
@@ -1006,7 +1054,7 @@ def summarize_trace(logdir, depth=4):
                 if ":" not in name or "::" in name:  # executor / threadpool events
                     continue
                 op_name, op_type = name.rsplit(":", 1)
-                by_type[op_type] += ev.duration_ps
+                by_type[canonical_op_type(op_type)] += ev.duration_ps
                 parts = [p for p in op_name.split("/") if p]
                 grad = bool(parts) and parts[0] == "gradient_tape"
                 if grad:
