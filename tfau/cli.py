@@ -423,7 +423,7 @@ def cmd_evaluate(args) -> int:
 def cmd_export(args) -> int:
     from tfau import export as export_lib
 
-    path = export_lib.export_checkpoint(args.checkpoint, args.output)
+    path = export_lib.export_checkpoint(args.checkpoint, args.output, overwrite=args.overwrite)
     print(f"[tfau] SavedModel written to {path}")
     return 0
 
@@ -472,7 +472,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="SavedModel from a training checkpoint")
     ex.add_argument("--checkpoint", required=True,
                     help="a run folder (runs/<method>/<name>[/foldK]) or a *.weights.h5 in one")
-    ex.add_argument("--output", required=True)
+    ex.add_argument("--output", required=True,
+                    help="new or empty folder; an existing tfau SavedModel only with --overwrite")
+    ex.add_argument("--overwrite", action="store_true",
+                    help="replace --output when it already holds a tfau SavedModel")
     ex.set_defaults(func=cmd_export)
 
     info = sub.add_parser("info", help="metadata of an exported model")
@@ -490,7 +493,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "evaluate" and args.output is None:
         args.output = os.path.join("eval", os.path.basename(os.path.normpath(args.model)))
-    return int(args.func(args) or 0)
+    from tfau import export as export_lib
+
+    try:
+        return int(args.func(args) or 0)
+    except (export_lib.ExportTargetError, export_lib.ModelError, FileNotFoundError) as e:
+        print(f"tfau {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ def _serving_functions(serving, meta: Dict[str, Any]):
 
 def export_saved_model(model, path: str, *, protocol, image_size: int, method: str,
                        extra_metadata: Optional[Mapping[str, Any]] = None,
-                       overwrite: bool = False) -> str:
+                       overwrite: bool = True) -> str:
     """Exports a tfau model (or its ``serving_model()``) as a SavedModel at ``path``.
 
     Args:
