@@ -392,7 +392,9 @@ def main(args) -> int:
 def add_parser(sub) -> None:
     rp = sub.add_parser("reproduce", help="rerun a paper's table; ours beside the published")
     rp.add_argument("paper", choices=sorted(PAPERS))
-    rp.add_argument("--table", default=None, help="e.g. 2, 3, fig6 (default: every table)")
+    listing = "; ".join(f"{p}: {', '.join(PAPERS[p]['tables'])}" for p in PAPERS)
+    rp.add_argument("--table", default=None,
+                    help=f"table or figure (default: every one). {listing}")
     rp.add_argument("--dataset", default="synthetic_au")
     rp.add_argument("--preset", default=None,
                     help="recipe preset (paper, cpu, tiny) or 'study' (RESULTS.md)")
