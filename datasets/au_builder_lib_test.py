@@ -5,6 +5,8 @@ import scipy.io
 
 from tfau import aus
 from tfau_datasets import au_builder_lib as lib
+from tfau_datasets.bp4d import bp4d_common
+from tfau_datasets.disfa import disfa_dataset_builder as disfa
 from tfau_datasets.bp4d import make_dummy_data as bp4d_dummy
 
 
@@ -82,30 +84,30 @@ def test_find_child_normalizes_names(tmp_path):
 def test_disfa_landmark_mat(tmp_path):
     pts = np.arange(132, dtype=np.float64).reshape(66, 2)
     scipy.io.savemat(tmp_path / "a.mat", {"pts": pts})
-    np.testing.assert_array_equal(lib.load_disfa_pts(tmp_path / "a.mat"), pts)
+    np.testing.assert_array_equal(disfa.load_disfa_pts(tmp_path / "a.mat"), pts)
     scipy.io.savemat(tmp_path / "b.mat", {"pts": pts.T})  # 2 x 66 is transposed back
-    np.testing.assert_array_equal(lib.load_disfa_pts(tmp_path / "b.mat"), pts)
+    np.testing.assert_array_equal(disfa.load_disfa_pts(tmp_path / "b.mat"), pts)
     scipy.io.savemat(tmp_path / "c.mat", {"pts": np.zeros((0, 0))})
-    assert lib.load_disfa_pts(tmp_path / "c.mat") is None
+    assert disfa.load_disfa_pts(tmp_path / "c.mat") is None
     scipy.io.savemat(tmp_path / "d.mat", {"xy": pts})
     with pytest.raises(ValueError, match=r"d\.mat: no variable 'pts'"):
-        lib.load_disfa_pts(tmp_path / "d.mat")
+        disfa.load_disfa_pts(tmp_path / "d.mat")
     scipy.io.savemat(tmp_path / "e.mat", {"pts": pts[:60]})
     with pytest.raises(ValueError, match=r"e\.mat: 'pts' has shape \(60, 2\)"):
-        lib.load_disfa_pts(tmp_path / "e.mat")
+        disfa.load_disfa_pts(tmp_path / "e.mat")
 
 
 def test_bp4d_v73_landmarks(tmp_path):
     cells = [np.arange(98, dtype=np.float64).reshape(49, 2), None, np.ones((49, 2)) * 3]
     bp4d_dummy.write_v73_cells(tmp_path / "F001_T1.mat", cells)
     assert (tmp_path / "F001_T1.mat").read_bytes()[:10] == b"MATLAB 7.3"
-    got = lib.read_bp4d_landmarks(tmp_path / "F001_T1.mat")
+    got = bp4d_common.read_bp4d_landmarks(tmp_path / "F001_T1.mat")
     assert len(got) == 3 and got[1] is None
     np.testing.assert_array_equal(got[0], cells[0])  # stored transposed, read back 49 x 2
     np.testing.assert_array_equal(got[2], cells[2])
     (tmp_path / "bad.mat").write_bytes(b"MATLAB 5.0 MAT-file" + b"\0" * 200)
     with pytest.raises(ValueError, match=r"bad\.mat: cannot open as a MATLAB v7\.3"):
-        lib.read_bp4d_landmarks(tmp_path / "bad.mat")
+        bp4d_common.read_bp4d_landmarks(tmp_path / "bad.mat")
 
 
 def test_usable_points():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tensorflow_datasets as tfds
 
 from tfau_datasets import au_builder_lib as lib
+from tfau_datasets.bp4d import bp4d_common
 from tfau_datasets import common
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -47,10 +48,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     RELEASE_NOTES = {"1.0.0": "Initial release."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
     BUILDER_CONFIGS = [
-        lib.Bp4dConfig(name="occurrence", protocol="bp4d_occurrence",
+        bp4d_common.Bp4dConfig(name="occurrence", protocol="bp4d_occurrence",
                        description="12 AUs, occurrence 0/1 (9 = not coded -> label_mask 0); "
                        "splits fold1-3"),
-        lib.Bp4dConfig(name="intensity", protocol="bp4d_intensity",
+        bp4d_common.Bp4dConfig(name="intensity", protocol="bp4d_intensity",
                        description="5 AUs (FERA 2015), intensity 0-5 (9 = not coded -> "
                        "label_mask 0); splits fold1-3, train, devel"),
     ]
@@ -69,12 +70,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return splits
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        plan = lib.Bp4dPlan.create(dl_manager.manual_dir, self.builder_config, "bp4d",
+        plan = bp4d_common.Bp4dPlan.create(dl_manager.manual_dir, self.builder_config, "bp4d",
                                    self._splits(), "BP4D_FOLDS / BP4D_FERA_TRAIN / BP4D_FERA_DEVEL")
         return {split: self._generate_examples(plan, subjects, split)
                 for split, subjects in plan.members.items()}
 
-    def _generate_examples(self, plan: lib.Bp4dPlan, subjects, split: str = ""):
+    def _generate_examples(self, plan: bp4d_common.Bp4dPlan, subjects, split: str = ""):
         tally = lib.Tally(f"bp4d/{self.builder_config.name} {split}")
         make_face = lib.FaceMaker("bp4d49", tally, redetect=self.builder_config.redetect)
-        yield from lib.bp4d_generate(plan.layout, subjects, plan.labels_of, make_face, tally)
+        yield from bp4d_common.bp4d_generate(plan.layout, subjects, plan.labels_of, make_face, tally)

@@ -15,6 +15,8 @@ import tensorflow_datasets as tfds
 
 from tfau import geometry
 from tfau_datasets import au_builder_lib as lib
+from tfau_datasets.bp4d import bp4d_common
+from tfau_datasets import testing
 from tfau_datasets import common
 from tfau_datasets.bp4d import bp4d_dataset_builder as bp4d
 
@@ -27,7 +29,7 @@ class _FakeAlignerMixin:
 
     def setUp(self):
         super().setUp()
-        patcher = mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner)
+        patcher = mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner)
         patcher.start()
         self.patchers.append(patcher)
 
@@ -56,10 +58,10 @@ class Bp4dFeraOccurrenceTest(_FakeAlignerMixin, tfds.testing.DatasetBuilderTestC
 
 def _examples(config_name: str, manual_dir=BINGHAMTON, succeed: bool = True):
     """{split: {(subject, task, frame): example}} straight from the generators."""
-    with mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner), \
-            mock.patch.object(lib.FakeFaceAligner, "succeed", succeed):
+    with mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner), \
+            mock.patch.object(testing.FakeFaceAligner, "succeed", succeed):
         builder = bp4d.Builder(data_dir=tempfile.mkdtemp(prefix="bp4d_test_"), config=config_name)
-        data = lib.examples_by_split(builder, manual_dir)
+        data = testing.examples_by_split(builder, manual_dir)
     return {split: {(ex["subject"], ex["sequence"], int(ex["frame"])): ex
                     for ex in examples.values()} for split, examples in data.items()}
 
@@ -108,14 +110,14 @@ def test_splits_follow_fold_and_fera_lists_subject_independent():
 
 
 def test_landmarks_from_2dfeatures_and_redetection_counts():
-    plan = lib.Bp4dPlan.create(BINGHAMTON, bp4d.Builder.builder_configs["occurrence"], "bp4d",
+    plan = bp4d_common.Bp4dPlan.create(BINGHAMTON, bp4d.Builder.builder_configs["occurrence"], "bp4d",
                                bp4d.FOLD_SPLITS, "BP4D_FOLDS")
-    assert plan.layout.layout == lib.BINGHAMTON
+    assert plan.layout.layout == bp4d_common.BINGHAMTON
     for succeed in (True, False):
         tally = lib.Tally("t")
-        with mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner), \
-                mock.patch.object(lib.FakeFaceAligner, "succeed", succeed):
-            out = dict(lib.bp4d_generate(plan.layout, ["F001"], plan.labels_of,
+        with mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner), \
+                mock.patch.object(testing.FakeFaceAligner, "succeed", succeed):
+            out = dict(bp4d_common.bp4d_generate(plan.layout, ["F001"], plan.labels_of,
                                          lib.FaceMaker("bp4d49", tally), tally))
         # T1: frames 1-4 kept, frame 3's cell is empty; T2: 4 cells for 3 images -> re-detected.
         assert tally["from_landmarks"] == 3 and tally["skipped_all_unknown"] == 1
@@ -148,7 +150,7 @@ def tree(tmp_path):
 def test_fera_intensity_folder_spelling_variant(tree):
     root = tree / "fera"
     (root / "AU Intensity Codes3.0").rename(root / "AU-Intensity-Codes3.0")
-    layout = lib.Bp4dLayout(tree.parent, "fera2015")  # root found two levels down
+    layout = bp4d_common.Bp4dLayout(tree.parent, "fera2015")  # root found two levels down
     assert layout.intensity_dir.name == "AU-Intensity-Codes3.0"
     assert sorted(layout.intensity_files((6, 10, 12, 14, 17))) == [("F002", "T1"), ("F007", "T3")]
 

@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 
 from tfau import aus, geometry
-from tfau_datasets import au_builder_lib as lib
+from tfau_datasets import testing
 
 HERE = pathlib.Path(__file__).resolve().parent
 SIZE = (150, 200)  # (width, height): BP4D frames are portrait
@@ -45,11 +45,11 @@ def intensity(subject: str, au: int, frame: int) -> int:
 
 def landmarks(subject: str, task: str, frame: int) -> np.ndarray:
     seed = 7919 * (int(subject[1:]) + (500 if subject[0] == "M" else 0)) + 97 * int(task[1:])
-    return lib.dummy_face_landmarks(SIZE, seed=seed + frame)
+    return testing.dummy_face_landmarks(SIZE, seed=seed + frame)
 
 
 def jpeg(subject: str, task: str, frame: int) -> bytes:
-    rgb = lib.draw_dummy_face(SIZE, landmarks(subject, task, frame))
+    rgb = testing.draw_dummy_face(SIZE, landmarks(subject, task, frame))
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
                             [cv2.IMWRITE_JPEG_QUALITY, 60])
     assert ok

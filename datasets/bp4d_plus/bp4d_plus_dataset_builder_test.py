@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfau_datasets import au_builder_lib as lib
+from tfau_datasets import testing
 from tfau_datasets import common
 from tfau_datasets.bp4d_plus import bp4d_plus_dataset_builder as bp4d_plus
 
@@ -24,15 +25,15 @@ class Bp4dPlusTest(tfds.testing.DatasetBuilderTestCase):
 
     def setUp(self):
         super().setUp()
-        patcher = mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner)
+        patcher = mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner)
         patcher.start()
         self.patchers.append(patcher)
 
 
 def _examples():
-    with mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner):
+    with mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner):
         builder = bp4d_plus.Builder(data_dir=tempfile.mkdtemp(prefix="bp4dp_test_"))
-        data = lib.examples_by_split(builder, DUMMY)
+        data = testing.examples_by_split(builder, DUMMY)
     return {split: {(ex["subject"], ex["sequence"], int(ex["frame"])): ex
                     for ex in examples.values()} for split, examples in data.items()}
 

@@ -6,9 +6,11 @@ tests on ``foldK`` and trains on the other two (``common.train_test_splits``).
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 from typing import Dict, Iterator, List, Optional, Tuple
 
+import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
 from etils import epath
@@ -202,6 +204,27 @@ class DisfaLayout:
         return out
 
 
+def load_disfa_pts(path: epath.Path) -> Optional[np.ndarray]:
+    """DISFA ``*_lm.mat``: variable ``pts`` (66 x 2, x then y, pixels). ``None`` when empty."""
+    import scipy.io  # pylint: disable=g-import-not-at-top
+
+    try:
+        mat = scipy.io.loadmat(io.BytesIO(epath.Path(path).read_bytes()))
+    except Exception as e:  # scipy raises several types for corrupt files
+        raise ValueError(f"{path}: cannot read landmark .mat file ({e})") from e
+    if "pts" not in mat:
+        keys = sorted(k for k in mat if not k.startswith("__"))
+        raise ValueError(f"{path}: no variable 'pts' (found {keys})")
+    pts = np.asarray(mat["pts"], np.float64)
+    if pts.size == 0:
+        return None
+    if pts.shape == (2, 66):
+        pts = pts.T
+    if pts.shape != (66, 2):
+        raise ValueError(f"{path}: 'pts' has shape {pts.shape}, expected (66, 2)")
+    return pts.astype(np.float32)
+
+
 def read_labels(layout: DisfaLayout, subject: str, protocol: aus_lib.Protocol,
                 tally: lib.Tally) -> lib.FrameLabels:
     files = layout.label_files(subject, protocol.aus)
@@ -233,7 +256,7 @@ def generate_subject(layout: DisfaLayout, subject: str, protocol: aus_lib.Protoc
             if path is None:
                 n_missing_landmarks += 1
             else:
-                points = lib.load_disfa_pts(path)
+                points = load_disfa_pts(path)
                 if points is None:
                     tally.add("empty_landmark_files")
         face = make_face(rgb, points)

@@ -16,6 +16,7 @@ import tensorflow_datasets as tfds
 
 from tfau import aus, geometry
 from tfau_datasets import au_builder_lib as lib
+from tfau_datasets import testing
 from tfau_datasets import common
 from tfau_datasets.disfa import disfa_dataset_builder as disfa
 
@@ -31,7 +32,7 @@ class DisfaBuilderTest(tfds.testing.DatasetBuilderTestCase):
 
     def setUp(self):
         super().setUp()
-        patcher = mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner)
+        patcher = mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner)
         patcher.start()
         self.patchers.append(patcher)
 
@@ -39,10 +40,10 @@ class DisfaBuilderTest(tfds.testing.DatasetBuilderTestCase):
 @functools.lru_cache(maxsize=None)
 def _build(config_name: str):
     """{split: {(subject, frame): example}} of the dummy data under ``config_name``."""
-    with mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner):
+    with mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner):
         builder = disfa.Builder(data_dir=tempfile.mkdtemp(prefix="disfa_test_"),
                                 config=config_name)
-        data = lib.examples_by_split(builder, DUMMY)
+        data = testing.examples_by_split(builder, DUMMY)
     return {split: {(ex["subject"], int(ex["frame"])): ex for ex in examples.values()}
             for split, examples in data.items()}
 
@@ -69,7 +70,7 @@ def _examples(subject: str, config: disfa.DisfaConfig) -> dict:
     """{frame: example} of one subject straight from the generator (no TFDS write)."""
     layout = disfa.DisfaLayout(DUMMY, config.camera)
     tally = lib.Tally("test")
-    with mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner):
+    with mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner):
         make_face = lib.FaceMaker("disfa66", tally, redetect=config.redetect)
         return {int(ex["frame"]): ex for _, ex in disfa.generate_subject(
             layout, subject, config.get_protocol(), make_face, tally)}
@@ -122,8 +123,8 @@ def test_aligned_landmarks_match_the_template():
 def _tally_of(subject: str, config: disfa.DisfaConfig, succeed: bool = True) -> lib.Tally:
     layout = disfa.DisfaLayout(DUMMY, config.camera)
     tally = lib.Tally("test")
-    with mock.patch.object(lib.FaceMaker, "aligner_factory", lib.FakeFaceAligner), \
-            mock.patch.object(lib.FakeFaceAligner, "succeed", succeed):
+    with mock.patch.object(lib.FaceMaker, "aligner_factory", testing.FakeFaceAligner), \
+            mock.patch.object(testing.FakeFaceAligner, "succeed", succeed):
         make_face = lib.FaceMaker("disfa66", tally, redetect=config.redetect)
         frames = [ex["frame"] for _, ex in
                   disfa.generate_subject(layout, subject, config.get_protocol(), make_face, tally)]

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.io
 
 from tfau import aus, geometry
-from tfau_datasets import au_builder_lib as lib
+from tfau_datasets import testing
 
 OUT = pathlib.Path(__file__).resolve().parent / "dummy_data"
 SIZE = (192, 144)
@@ -46,14 +46,14 @@ def label_value(subject: str, au: int, frame: int) -> int:
 
 
 def landmarks(subject: str, camera: int, index: int) -> np.ndarray:
-    return lib.dummy_face_landmarks(SIZE, seed=1000 * SUBJECTS[subject][0] + 100 * camera + index)
+    return testing.dummy_face_landmarks(SIZE, seed=1000 * SUBJECTS[subject][0] + 100 * camera + index)
 
 
 def write_video(path: pathlib.Path, subject: str, camera: int, n: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, SIZE)
     for i in range(n):
-        rgb = lib.draw_dummy_face(SIZE, landmarks(subject, camera, i))
+        rgb = testing.draw_dummy_face(SIZE, landmarks(subject, camera, i))
         writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     writer.release()
     cap = cv2.VideoCapture(str(path))
