@@ -1,0 +1,34 @@
+"""The presets the recipes share (``Recipe.presets``).
+
+``paper``: the papers' settings. ``cpu``: the offline default on the synthetic dataset, sized so
+``python train_scripts/g2rl.py`` finishes in minutes on a 2-core CPU. ``tiny``: test-suite smoke
+runs (the one definition of the tiny training sizes; ``tfau.testing.TINY_MODEL`` is the unit
+tests' model size).
+"""
+from tfau.recipes.base import Preset
+
+# SCC-Heatmap / G2RL / ResNet-Deconv: ResNet-50 at 256 (maps 64x64), batch 16, 10 epochs; on BP4D
+# intensity the papers use FERA 2015's train -> devel split.
+PAPER_HEATMAP = Preset(epochs=10, batch_size=16, image_size=256, backbone="resnet50",
+                       backbone_weights="imagenet", folds="all",
+                       dataset_folds={"bp4d/bp4d_intensity": "fera"})
+# ROI-GCN: HRNetV2-W18 at 256, batch 32.
+PAPER_ROI = Preset(epochs=30, batch_size=32, image_size=256, backbone="hrnetv2_w18",
+                   backbone_weights=None, folds="all")
+# RE-Net / ResNet-18: 224 crops of the 256 faces, batch 100, at most 20 epochs (early stopping).
+PAPER_RENET = Preset(epochs=20, batch_size=100, image_size=224, backbone="resnet18",
+                     backbone_weights=None, folds="all")
+
+# CPU presets: a slim ResNet-18 from scratch on one fold of the synthetic data. The heatmap one
+# (the main job) is sized to about 7 minutes from nothing on 2 cores with XLA (--jit auto).
+CPU_HEATMAP = Preset(epochs=12, batch_size=16, image_size=96, width=0.25, backbone="resnet18",
+                     learning_rate=1e-3, folds="1", cache=True)
+CPU_ROI = Preset(epochs=8, batch_size=16, image_size=96, width=0.25, backbone="resnet18",
+                 learning_rate=1e-3, folds="1", cache=True)
+CPU_RESNET18 = Preset(epochs=8, batch_size=32, image_size=96, width=0.25, backbone="resnet18",
+                      learning_rate=1e-3, folds="1", cache=True)
+
+# Smoke tests: a few dozen examples at 32 px.
+TINY = Preset(epochs=2, batch_size=8, image_size=32, width=0.125, backbone="resnet18",
+              learning_rate=1e-3, max_train_examples=32, max_test_examples=16, folds="1",
+              cache=True)
