@@ -18,7 +18,8 @@ class KillAfterEpoch(keras.callbacks.Callback):
         if epoch == int(os.environ["KILL_AFTER_EPOCH"]):
             os.kill(os.getpid(), signal.SIGKILL)
 
-main("g2rl", sys.argv[1:], callbacks=[KillAfterEpoch()])
+recipe = runpy.run_path("train_scripts/g2rl.py")["RECIPE"]
+main(recipe, sys.argv[1:], callbacks=[KillAfterEpoch()])
 """
 
 

@@ -9,7 +9,6 @@ from tfau.models.base import (
     AUModel,
     build_model,
     build_tiny_model,
-    model_class,
     model_names,
     register_model,
 )
@@ -35,7 +34,6 @@ __all__ = [
     "UnfoldDiagonal",
     "build_model",
     "build_tiny_model",
-    "model_class",
     "model_names",
     "register_model",
 ]
