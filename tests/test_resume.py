@@ -18,8 +18,7 @@ class KillAfterEpoch(keras.callbacks.Callback):
         if epoch == int(os.environ["KILL_AFTER_EPOCH"]):
             os.kill(os.getpid(), signal.SIGKILL)
 
-recipe = runpy.run_path("train_scripts/g2rl.py")["RECIPE"]
-main(recipe, sys.argv[1:], callbacks=[KillAfterEpoch()])
+main("g2rl", sys.argv[1:], callbacks=[KillAfterEpoch()])
 """
 
 

@@ -25,8 +25,7 @@ from tfau.training import main
 data_dir, out, exp = sys.argv[1:4]
 for item in sys.argv[4:]:
     name, config = item.split("=")
-    recipe = runpy.run_path(f"train_scripts/{name}.py")["RECIPE"]
-    main(recipe, ["--preset", "tiny", "--config", config, "--data_dir", data_dir,
+    main(name, ["--preset", "tiny", "--config", config, "--data_dir", data_dir,
                   "--output_dir", f"{out}/{name}", "--export_dir", exp, "--verbose", "0"])
 """
 
@@ -89,7 +88,7 @@ def test_re_net_graph_is_the_training_label_correlation(runs, tiny_data_dir):
             if ex["subject"].decode() not in val]
     labels = np.stack([r[0] for r in rows])
     mask = np.stack([r[1] for r in rows])
-    np.testing.assert_allclose(np.array(run["correlation"]), pearson_correlation(labels, mask),
+    np.testing.assert_allclose(np.array(run["derived_options"]["correlation"]), pearson_correlation(labels, mask),
                                atol=1e-6)
     assert run["n_train"] == len(rows)
 

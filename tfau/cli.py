@@ -361,14 +361,11 @@ def evaluate_model(model: str, dataset: str, config: str, split: str,
     from tfau import data as data_lib
     from tfau import export as export_lib
     from tfau import metrics as metrics_lib
-    from tfau.training import recipe as recipe_lib
 
     predictor = export_lib.load(model)
     meta = predictor.metadata
     model_protocol = aus_lib.get_protocol(meta["protocol"], meta.get("threshold"))
-    from tfau.training import trainer
-
-    data_protocol = recipe_lib.protocol_of_builder(trainer.get_builder(dataset, config, data_dir))
+    data_protocol = data_lib.protocol_of(data_lib.get_builder(dataset, config, data_dir))
     if data_protocol.task != model_protocol.task:
         raise SystemExit(f"the model predicts AU {model_protocol.task}; {dataset}/{config} has "
                          f"{data_protocol.task} labels")

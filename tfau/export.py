@@ -401,15 +401,14 @@ def export_checkpoint(checkpoint: str, output: str, overwrite: bool = False) -> 
     import keras
 
     from tfau import aus as aus_lib
-    from tfau.training import trainer
+    from tfau import runs as runs_lib
 
     check_export_target(output, replace=overwrite)
 
     if os.path.isdir(checkpoint):
         run_dir = checkpoint
         weights = None
-        for cand in (trainer.FINAL_WEIGHTS, os.path.join("checkpoints", "best.weights.h5"),
-                     os.path.join("checkpoints", "last.weights.h5")):
+        for cand in runs_lib.WEIGHT_CANDIDATES:
             if os.path.exists(os.path.join(run_dir, cand)):
                 weights = os.path.join(run_dir, cand)
                 break
@@ -422,7 +421,7 @@ def export_checkpoint(checkpoint: str, output: str, overwrite: bool = False) -> 
         run_dir = os.path.dirname(os.path.abspath(weights))
         if os.path.basename(run_dir) == "checkpoints":
             run_dir = os.path.dirname(run_dir)
-    run_file = os.path.join(run_dir, trainer.RUN_FILE)
+    run_file = os.path.join(run_dir, runs_lib.RUN_FILE)
     if not os.path.exists(run_file):
         raise FileNotFoundError(f"{run_file} not found: --checkpoint must come from a tfau run "
                                 "folder (train_scripts/*.py writes run.json)")
@@ -432,7 +431,7 @@ def export_checkpoint(checkpoint: str, output: str, overwrite: bool = False) -> 
     except (OSError, ValueError) as e:
         raise ModelError(f"{run_file}: unreadable run file ({e})") from None
     keras.mixed_precision.set_global_policy("float32")
-    model = trainer.build_from_run(run)
+    model = runs_lib.build_from_run(run)
     try:
         model.load_weights(weights)
     except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError on mismatched layers

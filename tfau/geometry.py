@@ -299,9 +299,12 @@ HEATMAP_RULES: Dict[str, Dict[int, Tuple[PointRule, ...]]] = {
 # ROI-GCN centres (EAC-Net / JAA-Net family): two landmarks per AU, vertical offsets in units of
 # s. AU5 and AU20 are not in the published table; they are our extension (for the synthetic
 # set): AU5 at the outer upper lid 37/44 (38/43 is AU7's), AU20 at the lip corners like 12/14/15.
+# AU1 and AU2 are ROI-GCN's own rule (its section 3.1: "Instead of shifting a distance from inner
+# and outer brow, we directly take their landmark positions"); EAC-Net's shifted rows are
+# ROI_BROWS_EAC (``roi_spec(..., eac_brows=True)``).
 ROI_RULES: Dict[int, Tuple[PointRule, PointRule]] = {
-    1: (_point(21, dy=-0.5), _point(22, dy=-0.5)),
-    2: (_point(18, dy=-1 / 3), _point(25, dy=-1 / 3)),
+    1: (_point(21), _point(22)),
+    2: (_point(18), _point(25)),
     4: (_point(19, dy=1 / 3), _point(24, dy=1 / 3)),
     5: (_point(37), _point(44)),  # extension
     6: (_point(41, dy=1.0), _point(46, dy=1.0)),
@@ -320,6 +323,9 @@ ROI_RULES: Dict[int, Tuple[PointRule, PointRule]] = {
 }
 # EAC-Net's released code puts AU10 at the upper lip 49, 53 instead of the inner lip 61, 63.
 ROI_AU10_EAC = (_point(49), _point(53))
+# EAC-Net / JAA-Net's AU1 (inner brow, s/2 up) and AU2 (outer brow, s/3 up).
+ROI_BROWS_EAC = {1: (_point(21, dy=-0.5), _point(22, dy=-0.5)),
+                 2: (_point(18, dy=-1 / 3), _point(25, dy=-1 / 3))}
 
 
 def _compile(rules: Sequence[PointRule]):
@@ -437,11 +443,13 @@ def heatmap_spec(aus_or_protocol: Union[str, Iterable[int], "object"]) -> Heatma
     return HeatmapSpec(aus, point_au, weights, offsets, _point_flip(weights, offsets, point_au))
 
 
-def roi_spec(aus_or_protocol, eac_au10: bool = False) -> RoiSpec:
+def roi_spec(aus_or_protocol, eac_au10: bool = False, eac_brows: bool = False) -> RoiSpec:
     """Compiles ROI-GCN's two-centre table for ``aus_or_protocol`` (name, Protocol or AU list).
 
     Args:
       eac_au10: use EAC-Net's code points 49, 53 for AU10 instead of the paper table's 61, 63.
+      eac_brows: use EAC-Net's AU1 / AU2 centres (brow landmarks shifted up by s/2, s/3)
+        instead of ROI-GCN's brow landmarks themselves.
     """
     aus, _ = _resolve_aus(aus_or_protocol, "aus_or_protocol")
     missing = [a for a in aus if a not in ROI_RULES]
@@ -450,7 +458,12 @@ def roi_spec(aus_or_protocol, eac_au10: bool = False) -> RoiSpec:
                          f"known: {sorted(ROI_RULES)}")
     rules = []
     for au in aus:
-        rules.extend(ROI_AU10_EAC if (au == 10 and eac_au10) else ROI_RULES[au])
+        if au == 10 and eac_au10:
+            rules.extend(ROI_AU10_EAC)
+        elif au in ROI_BROWS_EAC and eac_brows:
+            rules.extend(ROI_BROWS_EAC[au])
+        else:
+            rules.extend(ROI_RULES[au])
     weights, offsets = _compile(rules)
     return RoiSpec(aus, weights, offsets,
                    _point_flip(weights, offsets, np.repeat(np.arange(len(aus)), 2)))

@@ -244,8 +244,14 @@ def test_roi_spec_hand_values_and_variants():
     assert spec.aus == aus_lib.BP4D_OCCURRENCE_AUS and spec.weights.shape == (24, 68)
     pts = g.roi_points(T, spec)
     s = T[42, 0] - T[39, 0]
-    np.testing.assert_allclose(pts[0], T[21] + [0, -s / 2], atol=1e-3)  # AU1
-    np.testing.assert_allclose(pts[1], T[22] + [0, -s / 2], atol=1e-3)
+    # ROI-GCN section 3.1: AU1 / AU2 at the brow landmarks themselves (no EAC-Net shift).
+    np.testing.assert_allclose(pts[0:2], T[[21, 22]], atol=1e-3)  # AU1
+    np.testing.assert_allclose(pts[2:4], T[[18, 25]], atol=1e-3)  # AU2
+    brows = g.roi_points(T, g.roi_spec("bp4d_occurrence", eac_brows=True))
+    np.testing.assert_allclose(brows[0], T[21] + [0, -s / 2], atol=1e-3)  # EAC-Net AU1
+    np.testing.assert_allclose(brows[1], T[22] + [0, -s / 2], atol=1e-3)
+    np.testing.assert_allclose(brows[2], T[18] + [0, -s / 3], atol=1e-3)  # EAC-Net AU2
+    np.testing.assert_allclose(brows[4:], pts[4:], atol=1e-6)
     np.testing.assert_allclose(pts[4], T[19] + [0, s / 3], atol=1e-3)  # AU4
     np.testing.assert_allclose(pts[6], T[41] + [0, s], atol=1e-3)  # AU6
     i10 = 2 * spec.aus.index(10)

@@ -2,11 +2,16 @@
 
   ds = load_split("synthetic_au", "disfa_intensity", "fold1+fold2")
   train = make_pipeline(ds, "disfa_intensity", 128, targets=("heatmaps", "labels", "label_mask"),
-                        batch_size=32, training=True, augment=AugmentConfig.for_method("g2rl"))
+                        batch_size=32, training=True, augment=AugmentConfig())
 """
 from tfau.data.augment import AugmentConfig
-from tfau.data.loading import builder_class, get_builder, load_split
+from tfau.data.loading import (DATASETS, LICENSED_DATASETS, OFFLINE_DATASETS, builder_class,
+                               ensure_built, filter_subjects, fold_splits, get_builder,
+                               load_split, protocol_for, protocol_of, scan_labels,
+                               validation_subjects)
 from tfau.data.pipeline import TARGET_KEYS, make_pipeline, pipeline_for_model
 
-__all__ = ["AugmentConfig", "TARGET_KEYS", "builder_class", "get_builder", "load_split",
-           "make_pipeline", "pipeline_for_model"]
+__all__ = ["AugmentConfig", "DATASETS", "LICENSED_DATASETS", "OFFLINE_DATASETS", "TARGET_KEYS",
+           "builder_class", "ensure_built", "filter_subjects", "fold_splits", "get_builder",
+           "load_split", "make_pipeline", "pipeline_for_model", "protocol_for", "protocol_of",
+           "scan_labels", "validation_subjects"]

@@ -23,14 +23,14 @@ import tensorflow as tf
 
 from tfau import geometry
 
-# Methods whose papers train without augmentation.
-_NO_AUGMENT = ("scc_heatmap", "g2rl", "resnet_deconv")
-_CROP_FLIP = ("re_net", "resnet18")
 
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
     """What to randomise when ``training`` (all off by default = no augmentation).
+
+    Each paper's settings per dataset live in its recipe (``tfau.recipes``,
+    ``Recipe.augmentation(dataset)``).
 
     Attributes:
       flip: horizontal flip with probability 0.5 (landmarks permuted, labels unchanged).
@@ -84,29 +84,6 @@ class AugmentConfig:
     def source_size(self, image_size: int) -> int:
         """Side the decoded face is resized to before cropping ``image_size`` out of it."""
         return int(round(image_size / self.crop_fraction))
-
-    @classmethod
-    def for_method(cls, method: str, dataset: str = "disfa") -> "AugmentConfig":
-        """The paper's training augmentation.
-
-        - ``scc_heatmap``, ``g2rl``, ``resnet_deconv``: none (the papers and SCC's code).
-        - ``roi_gcn``: rotation +-30 deg on BP4D / BP4D+, +-10 deg on DISFA (and on
-          ``synthetic_au``, whose faces are DISFA-like frontal video), plus horizontal flip.
-        - ``re_net``, ``resnet18``: random 224 crop of the 256 face (crop_fraction 0.875) plus
-          horizontal flip; centre crop at evaluation.
-
-        ``dataset`` may be a dataset name (``bp4d``, ``bp4d_plus``, ``disfa``, ``synthetic_au``)
-        or a protocol name (``bp4d_occurrence``...).
-        """
-        method = method.lower()
-        if method in _NO_AUGMENT:
-            return cls()
-        if method == "roi_gcn":
-            return cls(flip=True, rotation=30.0 if dataset.lower().startswith("bp4d") else 10.0)
-        if method in _CROP_FLIP:
-            return cls(flip=True, crop_fraction=224.0 / 256.0)
-        raise ValueError(f"unknown method {method!r}; known: "
-                         f"{sorted(_NO_AUGMENT + _CROP_FLIP + ('roi_gcn',))}")
 
 
 def _uniform(shape, seed, lo, hi):

@@ -118,15 +118,3 @@ def test_colour_jitter():
     np.testing.assert_allclose(out[2], out[2][..., :1].repeat(3, -1), atol=1e-4)  # grey
 
 
-def test_presets_follow_the_papers():
-    assert aug.AugmentConfig.for_method("g2rl").is_identity
-    assert aug.AugmentConfig.for_method("scc_heatmap", "bp4d").is_identity
-    assert aug.AugmentConfig.for_method("roi_gcn", "bp4d") == aug.AugmentConfig(flip=True, rotation=30.0)
-    assert aug.AugmentConfig.for_method("roi_gcn", "disfa").rotation == 10.0
-    assert aug.AugmentConfig.for_method("roi_gcn", "synthetic_au").rotation == 10.0
-    re_net = aug.AugmentConfig.for_method("re_net", "bp4d_plus")
-    assert re_net.flip and re_net.crop_fraction == pytest.approx(224 / 256) and not re_net.rotation
-    with pytest.raises(ValueError, match="unknown method"):
-        aug.AugmentConfig.for_method("vgg")
-    with pytest.raises(ValueError):
-        aug.AugmentConfig(crop_fraction=1.5)

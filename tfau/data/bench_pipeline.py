@@ -21,10 +21,10 @@ def _cases():
         # SCC-Heatmap / G2RL: no augmentation, heatmaps + labels
         "none+heatmaps": (AugmentConfig(), all_targets),
         # ROI-GCN on BP4D: rotation +-30 and flip, ROI maps
-        "roi_gcn+roi": (AugmentConfig.for_method("roi_gcn", "bp4d"),
+        "roi_gcn+roi": (AugmentConfig(flip=True, rotation=30.0),
                         ("labels", "label_mask", "roi_maps", "roi_mask")),
         # RE-Net: random 224 crop + flip (output 224)
-        "re_net_crop": (AugmentConfig.for_method("re_net"), ("labels", "label_mask")),
+        "re_net_crop": (AugmentConfig(flip=True, crop_fraction=224.0 / 256.0), ("labels", "label_mask")),
         # everything at once
         "full+heatmaps+roi": (AugmentConfig(flip=True, rotation=15, scale=0.1, translation=0.05,
                                             brightness=0.1, contrast=0.2, saturation=0.2),

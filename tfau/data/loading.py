@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Optional
+import time
+from typing import List, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-OFFLINE_DATASETS = ("synthetic_au",)
+from tfau import aus as aus_lib
+from tfau import folds as folds_lib
+
+# The one dataset table: every dataset tfau trains on, and whether it builds offline (rendered
+# here) or is licensed (built by the user from their copy with ``tfds build --manual_dir``).
+DATASETS = {"synthetic_au": "offline", "disfa": "licensed", "bp4d": "licensed",
+            "bp4d_plus": "licensed"}
+OFFLINE_DATASETS = tuple(k for k, v in DATASETS.items() if v == "offline")
+LICENSED_DATASETS = tuple(k for k, v in DATASETS.items() if v == "licensed")
 
 
 def builder_class(name: str):
@@ -45,8 +55,131 @@ def get_builder(name: str, config: str, data_dir: Optional[str] = None):
                      f"and none was built under {os.path.dirname(root)!r}")
 
 
-def _is_prepared(builder) -> bool:
+def is_prepared(builder) -> bool:
     return tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
+
+
+_is_prepared = is_prepared
+
+
+def ensure_built(name: str, config: str, data_dir: Optional[str] = None, log=print) -> None:
+    """Builds ``name/config`` into ``data_dir`` when missing (offline datasets only; a licensed
+    one raises ``SystemExit`` saying which command builds it)."""
+    builder = get_builder(name, config, data_dir)
+    if is_prepared(builder):
+        return
+    if name not in OFFLINE_DATASETS:
+        raise SystemExit(
+            f"{name}/{config} is not built in {builder.data_dir!r}. It is licensed data: "
+            f"build it first with `tfds build datasets/{name} --config {config} "
+            f"--manual_dir <your copy> --data_dir <dir>` and pass --data_dir <dir>.")
+    log(f"[tfau] building {name}/{config} into {builder.data_dir} (first run only)...")
+    t0 = time.time()
+    prepare(builder, name)
+    log(f"[tfau] dataset built in {time.time() - t0:.0f}s")
+
+
+def wait_until_built(name: str, config: str, data_dir: Optional[str] = None,
+                     timeout: float = 3600.0) -> None:
+    """Blocks until another process (a multi-worker run's chief) has built the dataset."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if is_prepared(get_builder(name, config, data_dir)):
+                return
+        except Exception:  # noqa: BLE001 - not there yet
+            pass
+        if time.time() > deadline:
+            raise SystemExit(f"timed out waiting for {name}/{config} to be built")
+        time.sleep(2.0)
+
+
+def protocol_of(builder) -> aus_lib.Protocol:
+    """The protocol a TFDS builder's config declares (``config.get_protocol()`` or
+    ``config.protocol``), else parsed from the config name (``protocol_for``)."""
+    config = builder.builder_config
+    if hasattr(config, "get_protocol"):
+        return config.get_protocol()
+    proto = getattr(config, "protocol", None)
+    if isinstance(proto, aus_lib.Protocol):
+        return proto
+    if isinstance(proto, str):
+        return aus_lib.get_protocol(proto, getattr(config, "threshold", None))
+    return protocol_for(builder.name, config.name)
+
+
+def protocol_for(dataset: str, config: str) -> aus_lib.Protocol:
+    """The AU protocol of a dataset config, from its name alone.
+
+    Synthetic configs are named after the protocol they mirror (``disfa_intensity``, optionally
+    ``_large``); licensed datasets use either the protocol name or the task (``intensity``).
+    An ``_thrN`` suffix overrides DISFA's occurrence threshold (``disfa_occurrence_thr1``).
+    """
+    name = config
+    threshold = None
+    for suffix in ("_large", "_small", "_tiny"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    if "_thr" in name:
+        name, thr = name.rsplit("_thr", 1)
+        threshold = float(thr)
+    if name not in aus_lib.PROTOCOLS:
+        candidate = f"{dataset}_{name}"
+        if candidate in aus_lib.PROTOCOLS:
+            name = candidate
+        else:
+            raise ValueError(f"cannot tell the AU protocol of {dataset}/{config}; known protocols: "
+                             f"{sorted(aus_lib.PROTOCOLS)}")
+    return aus_lib.get_protocol(name, threshold)
+
+
+def fold_splits(builder, fold: int) -> Tuple[Tuple[str, str], bool]:
+    """``((train_split, test_split), has_folds)`` of a builder for fold 1..3, or (fold 0) its
+    own train / devel-or-test splits."""
+    names = set(builder.info.splits.keys())
+    if fold and set(folds_lib.FOLD_SPLITS) <= names:
+        return folds_lib.train_test_splits(fold), True
+    for test in ("devel", "test", "validation"):
+        if "train" in names and test in names:
+            return ("train", test), False
+    raise ValueError(f"{builder.name}/{builder.builder_config.name} has splits {sorted(names)}: "
+                     "neither fold1-3 nor train/test")
+
+
+def scan_labels(name: str, config: str, split: str, data_dir: Optional[str] = None):
+    """``(labels, masks, subjects)`` of a split, read without decoding the images."""
+    ds = load_split(name, config, split, data_dir, decode_image=False)
+    ds = ds.map(lambda ex: (ex["labels"], ex["label_mask"], ex["subject"]),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    labels, masks, subjects = [], [], []
+    for lab, mask, subj in ds.batch(4096).as_numpy_iterator():
+        labels.append(lab)
+        masks.append(mask)
+        subjects.append(subj)
+    if not labels:
+        raise ValueError(f"split {split!r} of {name}/{config} is empty")
+    return (np.concatenate(labels).astype(np.float32), np.concatenate(masks).astype(np.float32),
+            np.concatenate(subjects))
+
+
+def validation_subjects(subjects: np.ndarray, every: int = 5) -> List[bytes]:
+    """Every ``every``-th training subject (sorted), held out for early stopping; none when
+    fewer than 3 subjects."""
+    uniq = sorted(set(subjects.tolist()))
+    if len(uniq) < 3:
+        return []
+    return uniq[every // 2::every] or uniq[:1]
+
+
+def filter_subjects(ds: tf.data.Dataset, subjects: Sequence[bytes], keep: bool) -> tf.data.Dataset:
+    """Keeps (``keep``) or drops the examples of ``subjects``."""
+    table = tf.constant(list(subjects), dtype=tf.string)
+
+    def pred(ex):
+        hit = tf.reduce_any(tf.equal(ex["subject"], table))
+        return hit if keep else tf.logical_not(hit)
+
+    return ds.filter(pred)
 
 
 def prepare(builder, name: str, manual_dir: Optional[str] = None) -> None:

@@ -120,7 +120,7 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
       batch_size: examples per batch.
       training: shuffle, augment and sample ``au_index``; else keep order and only resize
         (or centre-crop when ``augment.crop_fraction < 1``).
-      augment: ``AugmentConfig`` (e.g. ``AugmentConfig.for_method("roi_gcn", "bp4d")``) or
+      augment: ``AugmentConfig`` (a recipe's ``augmentation(dataset)``) or
         None. Random parts apply only when ``training``.
       sample_au: add ``features["au_index"]`` int32 ``[B]``: one AU index drawn uniformly per
         batch, repeated for every example (RE-Net trains one AU per batch; a per-example vector

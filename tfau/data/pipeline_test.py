@@ -41,7 +41,7 @@ def _batches(ds):
 
 def test_contract_shapes_and_dtypes(raw_examples):
     ds = make_pipeline(_ds(raw_examples), PROTOCOL, 128, targets=ALL_TARGETS, batch_size=4,
-                       training=True, augment=AugmentConfig.for_method("roi_gcn", "bp4d"),
+                       training=True, augment=AugmentConfig(flip=True, rotation=30.0),
                        sample_au=True, seed=3)
     features, targets = next(iter(ds))
     assert features["image"].shape == (4, 128, 128, 3) and features["image"].dtype == tf.float32
@@ -146,7 +146,7 @@ def test_au_index_one_per_batch(raw_examples):
 
 
 def test_crop_config_centre_crops_at_evaluation(raw_examples):
-    cfg = AugmentConfig.for_method("re_net")
+    cfg = AugmentConfig(flip=True, crop_fraction=224.0 / 256.0)
     ev = make_pipeline(_ds(raw_examples), PROTOCOL, 224, batch_size=8, augment=cfg)
     features, _ = _batches(ev)[0]
     assert features["image"].shape == (8, 224, 224, 3)

@@ -9,6 +9,7 @@ from tfau.models.base import (
     AUModel,
     build_model,
     build_tiny_model,
+    model_class,
     model_names,
     register_model,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "UnfoldDiagonal",
     "build_model",
     "build_tiny_model",
+    "model_class",
     "model_names",
     "register_model",
 ]

@@ -45,6 +45,16 @@ def model_names():
     return tuple(sorted(_REGISTRY))
 
 
+def model_class(name):
+    """The class registered as ``name``."""
+    import tfau.models  # noqa: F401  (registers every model)
+
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known: {model_names()}") from None
+
+
 def build_model(name, protocol, **kwargs):
     """Builds the model registered as ``name`` for ``protocol`` (name, Protocol or dict).
 
@@ -53,13 +63,7 @@ def build_model(name, protocol, **kwargs):
     ``backbone_weights`` (None, ``"imagenet"`` for ResNet-50, or a local weights file); the rest
     are the method's options (see each class).
     """
-    import tfau.models  # noqa: F401  (registers every model)
-
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; known: {model_names()}") from None
-    return cls(protocol=protocol, **kwargs)
+    return model_class(name)(protocol=protocol, **kwargs)
 
 
 def build_tiny_model(name, protocol, **kwargs):
@@ -123,6 +127,10 @@ class AUModel(keras.Model):
 
     registry_name = None
     default_backbone = "resnet50"
+    # The AU tasks the model trains on (the trainer refuses a protocol of another task).
+    supported_tasks = (aus_lib.INTENSITY, aus_lib.OCCURRENCE)
+    # Constructor arguments the trainer sets itself (not user ``--model_option``s).
+    common_options = ("protocol", "backbone", "image_size", "width", "backbone_weights", "name")
     required_targets = ("labels", "label_mask")
     required_features = ("image",)
     loss_names = ()
@@ -152,6 +160,34 @@ class AUModel(keras.Model):
         self._loss_trackers = {
             n: keras.metrics.Mean(name=n) for n in self.loss_names
         }
+
+    # ------------------------------------------------------------------------------ hooks
+
+    @classmethod
+    def options_from_labels(cls, labels, label_mask, options):
+        """Constructor options derived from the training labels (``[N, A]`` values and masks)
+        given the user's ``options``; the trainer passes them to ``build_model`` and stores them
+        in the run file. Default: none."""
+        del labels, label_mask, options
+        return {}
+
+    @classmethod
+    def option_defaults(cls):
+        """``{name: default}`` of the method's own constructor options (the keys
+        ``--model_option`` accepts), collected over the class hierarchy."""
+        import inspect
+
+        out = {}
+        for klass in reversed(cls.__mro__):
+            if "__init__" not in vars(klass) or not issubclass(klass, AUModel):
+                continue
+            for p in inspect.signature(klass.__init__).parameters.values():
+                if p.name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                    continue
+                if p.name in cls.common_options:
+                    continue
+                out[p.name] = None if p.default is inspect.Parameter.empty else p.default
+        return out
 
     # ------------------------------------------------------------------------------ helpers
 

@@ -273,3 +273,13 @@ class RENet(_AUClassifier):
     """
 
     conditioned = True
+
+    @classmethod
+    def options_from_labels(cls, labels, label_mask, options):
+        """The AU relation graph: Pearson correlation of the training labels (section 3.2),
+        unless the user gave one."""
+        if options.get("correlation") is not None:
+            return {}
+        from tfau.layers.graph_batch_norm import pearson_correlation
+
+        return {"correlation": np.asarray(pearson_correlation(labels, label_mask), np.float32)}

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfau import aus as aus_lib
 from tfau import geometry
 from tfau.backbones import DEFAULT_HEAD_FILTERS, build_encoder
 from tfau.models.base import AUModel, masked_map_mse, register_model
@@ -70,6 +71,8 @@ class ResNetDeconv(AUModel):
       head_filters: deconvolution filters (official SCC code: 256, 128, 64).
       heatmap_scale: heatmap peak for intensity 1 (must match the targets; tfau default 1).
     """
+
+    supported_tasks = (aus_lib.INTENSITY,)
 
     loss_names = ("heatmap_loss",)
     required_targets = ("heatmaps", "labels", "label_mask")

@@ -18,7 +18,7 @@ face (``tfau.geometry.TEMPLATE_68``), which is what ``serving_model()`` always u
 faces put the ROIs within a pixel or two of the template's.
 
 Ablation switches (the paper's Table 3): ``use_negatives=False`` (positive-only "Heatmap"
-baseline: targets ``max(R, 0)``, decoding threshold 0.5), ``use_gcn=False`` (no graph
+baseline: targets ``max(R, 0)``, decoding by the window maximum > 0.5), ``use_gcn=False`` (no graph
 convolution, hence no decomposition loss), ``use_supervision=False`` (GCN without Loss1).
 
 ``call`` returns ``au``, ``maps``, ``score`` (the decision score) and, with supervision,
@@ -31,6 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfau import aus as aus_lib
 from tfau import geometry
 from tfau.backbones import DEFAULT_HEAD_FILTERS, build_encoder
 from tfau.models.base import (
@@ -45,9 +46,24 @@ ROI_ALPHA1 = 0.001
 ROI_WINDOW = 7
 
 
-def template_roi_windows(aus, image_size, map_size, window=ROI_WINDOW, eac_au10=False):
+def inverse_occurrence_weights(labels, label_mask=None):
+    """Per-AU ``1 / occurrence rate`` over a training set's ``labels [N, A]`` (ROI-GCN Table 4),
+    normalised to mean 1; rates are floored at 1 / N so an AU that never occurs stays finite."""
+    labels = np.asarray(labels, np.float64)
+    mask = np.ones_like(labels) if label_mask is None else np.asarray(label_mask, np.float64)
+    if labels.ndim != 2 or mask.shape != labels.shape:
+        raise ValueError(f"labels: need [N, A] (and label_mask of the same shape), got "
+                         f"{labels.shape} / {mask.shape}")
+    n = np.maximum(mask.sum(0), 1.0)
+    rate = np.maximum(((labels > 0) * mask).sum(0) / n, 1.0 / n)
+    w = 1.0 / rate
+    return [float(v) for v in w / w.mean()]
+
+
+def template_roi_windows(aus, image_size, map_size, window=ROI_WINDOW, eac_au10=False,
+                         eac_brows=False):
     """``[h, w, 2A]`` window masks of the ROI centres of the template face (NumPy, float32)."""
-    spec = geometry.roi_spec(tuple(aus), eac_au10=eac_au10)
+    spec = geometry.roi_spec(tuple(aus), eac_au10=eac_au10, eac_brows=eac_brows)
     template = np.asarray(geometry.TEMPLATE_68, np.float32)
     # The template lives in the 256x256 frame; rescale it to the model's image, pixel-centre
     # aligned as tfau.targets.to_map_coords.
@@ -69,8 +85,9 @@ def _windows_numpy(points, image_size, map_size, window):
 class RoiDecoder(keras.layers.Layer):
     """ROI maps ``[B, h, w, A]`` (+ optional landmarks ``[B, 68, 2]``) -> ``(score, au)``.
 
-    ``score[b, a]``: max over AU a's two windows of the mean predicted value inside the window
-    (windows without a pixel on the map are skipped; an AU with neither scores 0).
+    ``score[b, a]``: max over AU a's two windows of the ``reduce`` ("mean", the paper's
+    decision with negatives, or "max", its positive-only rule) of the predicted values inside
+    the window (windows without a pixel on the map are skipped; an AU with neither scores 0).
     ``au = sigmoid(logit_scale * (score - threshold))``.
     """
 
@@ -82,9 +99,15 @@ class RoiDecoder(keras.layers.Layer):
         threshold=0.0,
         logit_scale=10.0,
         eac_au10=False,
+        eac_brows=False,
+        reduce="mean",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if reduce not in ("mean", "max"):
+            raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
+        self.reduce = reduce
+        self.eac_brows = bool(eac_brows)
         self.aus = [int(a) for a in aus]
         self.image_size = int(image_size)
         self.map_size = self.image_size // 4
@@ -92,11 +115,12 @@ class RoiDecoder(keras.layers.Layer):
         self.threshold = float(threshold)
         self.logit_scale = float(logit_scale)
         self.eac_au10 = bool(eac_au10)
-        spec = geometry.roi_spec(tuple(self.aus), eac_au10=self.eac_au10)
+        spec = geometry.roi_spec(tuple(self.aus), eac_au10=self.eac_au10,
+                                 eac_brows=self.eac_brows)
         self._weights = np.asarray(spec.weights, np.float32)  # [2A, 68]
         self._offsets = np.asarray(spec.offsets, np.float32)  # [2A, 2]
         self._template = template_roi_windows(
-            self.aus, self.image_size, self.map_size, self.window, self.eac_au10
+            self.aus, self.image_size, self.map_size, self.window, self.eac_au10, self.eac_brows
         )
 
     def windows_from_landmarks(self, landmarks):
@@ -119,9 +143,13 @@ class RoiDecoder(keras.layers.Layer):
 
     def scores(self, maps, windows):
         pred = ops.repeat(ops.cast(maps, "float32"), 2, axis=-1)  # channel 2a, 2a+1 <- AU a
-        total = ops.sum(pred * windows, axis=(1, 2))
         count = ops.sum(windows, axis=(1, 2))
-        means = ops.where(count > 0, total / ops.maximum(count, 1.0), -np.inf)
+        if self.reduce == "max":
+            inside = ops.where(windows > 0, pred, -np.inf)
+            means = ops.where(count > 0, ops.max(inside, axis=(1, 2)), -np.inf)
+        else:
+            total = ops.sum(pred * windows, axis=(1, 2))
+            means = ops.where(count > 0, total / ops.maximum(count, 1.0), -np.inf)
         best = ops.max(ops.reshape(means, (-1, len(self.aus), 2)), axis=-1)
         return ops.where(ops.isinf(best), ops.zeros_like(best), best)
 
@@ -142,6 +170,8 @@ class RoiDecoder(keras.layers.Layer):
             threshold=self.threshold,
             logit_scale=self.logit_scale,
             eac_au10=self.eac_au10,
+            eac_brows=self.eac_brows,
+            reduce=self.reduce,
         )
         return config
 
@@ -192,7 +222,18 @@ class ROIGCN(AUModel):
         present (default True); else / in ``serving_model()`` the template face's windows.
       logit_scale: slope of the sigmoid that maps the decision score to ``au``.
       eac_au10: EAC-Net's AU10 centres (49, 53) instead of the paper table's (61, 63).
+      eac_brows: EAC-Net's shifted AU1 / AU2 decoding centres instead of ROI-GCN's brow
+        landmarks (section 3.1). Decoding only: the pipeline's targets use ROI-GCN's rule.
+      positive_decode: how the positive-only ablation (``use_negatives=False``) decodes:
+        "max" (default: the window maximum > 0.5, which a perfect map with peak 1 passes; the
+        paper: "active if max/mean(R_c^pred) is larger than a certain threshold") or "mean"
+        (the window mean > 0.5, which a perfect sigma-1 window, mean 0.128, never reaches).
+      au_loss_weights: per-AU weights for Loss0 and Loss1 (Table 4's "weighted loss": inverse
+        occurrence rates, see ``inverse_occurrence_weights``), normalised to mean 1; None =
+        unweighted.
     """
+
+    supported_tasks = (aus_lib.OCCURRENCE,)
 
     default_backbone = "hrnetv2_w18"
     required_targets = ("roi_maps", "labels", "label_mask")
@@ -212,6 +253,9 @@ class ROIGCN(AUModel):
         decode_with_landmarks=True,
         logit_scale=10.0,
         eac_au10=False,
+        eac_brows=False,
+        positive_decode="max",
+        au_loss_weights=None,
         head_filters=DEFAULT_HEAD_FILTERS,
         name=None,
         **kwargs,
@@ -229,6 +273,15 @@ class ROIGCN(AUModel):
         self.decode_with_landmarks = bool(decode_with_landmarks)
         self.logit_scale = float(logit_scale)
         self.eac_au10 = bool(eac_au10)
+        self.eac_brows = bool(eac_brows)
+        self.positive_decode = str(positive_decode)
+        if au_loss_weights is not None:
+            w = np.asarray(au_loss_weights, np.float64).reshape(-1)
+            if w.shape != (self.n_aus,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+                raise ValueError(f"au_loss_weights: need {self.n_aus} positive finite values "
+                                 f"(one per AU of {self.protocol.name}), got {au_loss_weights!r}")
+            au_loss_weights = [float(v) for v in w / w.mean()]
+        self.au_loss_weights = au_loss_weights
         self.head_filters = tuple(int(f) for f in head_filters)
         if self.decode_with_landmarks:
             self.required_features = ("image", "landmarks")
@@ -258,6 +311,8 @@ class ROIGCN(AUModel):
             threshold=0.0 if self.use_negatives else 0.5,
             logit_scale=self.logit_scale,
             eac_au10=self.eac_au10,
+            eac_brows=self.eac_brows,
+            reduce="mean" if self.use_negatives else self.positive_decode,
             name="decode",
         )
         image = self._symbolic_image()
@@ -306,6 +361,10 @@ class ROIGCN(AUModel):
         mask = y.get("label_mask")
         if mask is None:
             mask = ops.ones_like(ops.cast(y["labels"], "float32"))
+        if self.au_loss_weights is not None:
+            # Table 4: weight each AU before averaging over AUs (the denominators keep the
+            # plain counts, so the loss scale is that of the unweighted loss).
+            return self._weighted_terms(y, y_pred, ops.cast(mask, "float32"))
         terms = {
             "roi_loss": masked_map_mse(y_pred["maps"], self.roi_targets(y["roi_maps"]), mask)
         }
@@ -314,6 +373,19 @@ class ROIGCN(AUModel):
                 ops.cast(y["labels"] > 0, "float32"), y_pred["decomposition_logits"]
             )
             terms["decomposition_loss"] = masked_mean(bce, mask)
+        return terms
+
+    def _weighted_terms(self, y, y_pred, mask):
+        w = ops.convert_to_tensor(np.asarray(self.au_loss_weights, np.float32))[None]
+        sq = ops.square(ops.cast(y_pred["maps"], "float32") - self.roi_targets(y["roi_maps"]))
+        hw = ops.cast(ops.shape(sq)[1] * ops.shape(sq)[2], "float32")
+        per_au = ops.sum(sq, axis=(1, 2))  # [B, A]
+        terms = {"roi_loss": ops.sum(per_au * mask * w) / ops.maximum(ops.sum(mask) * hw, 1.0)}
+        if "decomposition_logits" in y_pred:
+            bce = binary_cross_entropy_with_logits(
+                ops.cast(y["labels"] > 0, "float32"), y_pred["decomposition_logits"]
+            )
+            terms["decomposition_loss"] = ops.sum(bce * mask * w) / ops.maximum(ops.sum(mask), 1.0)
         return terms
 
     def total_loss(self, terms):
@@ -333,6 +405,9 @@ class ROIGCN(AUModel):
             decode_with_landmarks=self.decode_with_landmarks,
             logit_scale=self.logit_scale,
             eac_au10=self.eac_au10,
+            eac_brows=self.eac_brows,
+            positive_decode=self.positive_decode,
+            au_loss_weights=self.au_loss_weights,
             head_filters=list(self.head_filters),
         )
         return config

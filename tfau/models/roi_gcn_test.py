@@ -6,7 +6,7 @@ import pytest
 from tfau import geometry, targets
 from tfau.models import build_model
 from tfau.models import _test_utils as tu
-from tfau.models.roi_gcn import RoiDecoder, template_roi_windows
+from tfau.models.roi_gcn import RoiDecoder, inverse_occurrence_weights, template_roi_windows
 from tfau.testing.layer_harness import run_model_checks
 
 PROTOCOL = "bp4d_occurrence"
@@ -54,6 +54,56 @@ def test_decoder_recovers_labels_from_targets():
     np.testing.assert_array_equal(np.asarray(au) > 0.5, labels > 0)
     _, au = decoder(maps)  # template windows: aligned faces, same decisions here
     np.testing.assert_array_equal(np.asarray(au) > 0.5, labels > 0)
+
+
+def test_positive_only_decoding_passes_perfect_maps():
+    # Issue 11 item 2: the positive-only ablation's targets are max(R, 0); a perfect map must
+    # decode to the labels (the window mean of a perfect sigma-1 window is 0.128 < 0.5).
+    lm = tu.landmarks(4, 256, seed=5)
+    labels = np.random.default_rng(5).integers(0, 2, (4, 12)).astype(np.float32)
+    labels[0] = 1.0
+    maps, _ = targets.roi_targets(lm, labels, geometry.roi_spec(PROTOCOL), image_size=256)
+    perfect = np.maximum(np.asarray(maps), 0.0)
+    aus = geometry.roi_spec(PROTOCOL).aus
+    positive = RoiDecoder(aus, 256, threshold=0.5, reduce="max")
+    for windows in (lm, None):
+        _, au = positive(perfect, windows)
+        np.testing.assert_array_equal(np.asarray(au) > 0.5, labels > 0)
+    _, au = RoiDecoder(aus, 256, threshold=0.5, reduce="mean")(perfect, lm)
+    assert not np.any(np.asarray(au) > 0.5)  # the old rule: never active
+    # Brute force: score = max over the two windows of the window maximum.
+    rng = np.random.default_rng(6)
+    pred = rng.normal(size=(2, 64, 64, 12)).astype(np.float32)
+    windows = np.asarray(_windows(lm[:2], 256))
+    score, _ = positive(pred, lm[:2])
+    brute = np.array([[max(pred[b, ..., a][windows[b, ..., 2 * a + k] > 0].max() for k in (0, 1))
+                       for a in range(12)] for b in range(2)])
+    np.testing.assert_allclose(np.asarray(score), brute, atol=1e-6)
+    model = build_model("roi_gcn", PROTOCOL, use_negatives=False, **tu.tiny_kwargs())
+    assert model.decoder.reduce == "max" and model.decoder.threshold == 0.5
+
+
+def test_weighted_loss_table4(model):
+    labels = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 0], [0, 0, 1]], np.float32)
+    w = inverse_occurrence_weights(labels)
+    np.testing.assert_allclose(w, np.array([4 / 3, 4, 4]) / np.mean([4 / 3, 4, 4]), rtol=1e-6)
+    weights = np.linspace(0.5, 2.0, 12)
+    weighted = build_model("roi_gcn", PROTOCOL, au_loss_weights=weights, **tu.tiny_kwargs())
+    features, y = tu.batch(weighted, unknown=True)
+    y_pred = weighted(features, training=True)
+    terms = weighted.loss_terms(y, y_pred)
+    wn = weights / weights.mean()
+    m = y["label_mask"] * wn[None]
+    pred = np.asarray(y_pred["maps"], np.float64)
+    loss0 = ((pred - y["roi_maps"]) ** 2 * m[:, None, None, :]).sum() / (y["label_mask"].sum() * 64)
+    z = np.asarray(y_pred["decomposition_logits"], np.float64)
+    t = y["labels"]
+    bce = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+    np.testing.assert_allclose(float(terms["roi_loss"]), loss0, rtol=1e-5)
+    np.testing.assert_allclose(float(terms["decomposition_loss"]),
+                               (bce * m).sum() / y["label_mask"].sum(), rtol=1e-5)
+    with pytest.raises(ValueError, match="au_loss_weights"):
+        build_model("roi_gcn", PROTOCOL, au_loss_weights=[1.0, 2.0], **tu.tiny_kwargs())
 
 
 def test_losses_match_numpy(model):

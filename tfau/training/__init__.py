@@ -1,7 +1,16 @@
-"""The one trainer: ``Recipe`` + presets + ``main(recipe, argv)`` (see ``trainer``)."""
-from tfau.training.optim import AdamL2, OptimizerSpec
-from tfau.training.recipe import Preset, Recipe, fold_list, protocol_for, protocol_of_builder
-from tfau.training.trainer import main, run_script
+"""The one trainer: ``run(recipe, **flags)`` / ``main(recipe, argv)`` (see ``trainer``).
 
-__all__ = ["AdamL2", "OptimizerSpec", "Preset", "Recipe", "fold_list", "main", "protocol_for",
-           "protocol_of_builder", "run_script"]
+Recipes (the papers' training facts) are in ``tfau.recipes``; the run-folder format is
+``tfau.runs``. Imports are lazy so ``tfau.training.optim`` loads without the trainer.
+"""
+from tfau.training.optim import AdamL2, OptimizerSpec
+
+__all__ = ["AdamL2", "OptimizerSpec", "main", "run", "run_script"]
+
+
+def __getattr__(name):
+    if name in ("main", "run", "run_script"):
+        from tfau.training import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(f"module 'tfau.training' has no attribute {name!r}")

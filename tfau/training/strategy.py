@@ -116,3 +116,44 @@ def set_determinism(seed: int, deterministic: bool, xla: bool = False) -> None:
     keras.utils.set_random_seed(seed)
     if deterministic and not (xla and not tf.config.list_physical_devices("GPU")):
         tf.config.experimental.enable_op_determinism()
+
+
+def prebuild_for_replicas(model, strategy, ds) -> None:
+    """Builds the optimizer and metrics from a local batch before ``fit``.
+
+    Keras 3.15's ``fit`` builds them from a first distributed batch, which fails on dict
+    features under multi-replica strategies ("Attempt to convert a value ({'image': PerReplica
+    ...}) ... to a Tensor"); building here and skipping that step avoids it.
+    """
+    batch = next(iter(ds))
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)  # noqa: SLF001 - see docstring
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None  # noqa: SLF001
+
+
+def vector_logs(model) -> None:
+    """Makes train/test steps return ``[1]``-shaped logs under MultiWorkerMirroredStrategy.
+
+    Keras 3 reduces multi-worker step logs with ``strategy.reduce("MEAN", v, axis=0)``, which
+    fails on scalar logs ("Invalid reduction dimension 0 for input with 0 dimensions",
+    tensorflow/tensorflow#72388); a ``[1]`` vector reduces to the same mean.
+    """
+    import tensorflow as tf
+
+    def wrap(step):
+        def vector_step(data):
+            return {k: tf.reshape(v, [1]) for k, v in step(data).items()}
+        return vector_step
+
+    model.train_step = wrap(model.train_step)
+    model.test_step = wrap(model.test_step)
+
+
+def data_sharded(ds):
+    """Shard by element between workers (file sharding would give workers uneven step counts:
+    a split may have fewer files than there are workers)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from tfau import metrics
-from tfau.training import trainer
+from tfau import data as trainer_data
+from tfau import runs as trainer
 
 
 def _fold(values, n=10):
@@ -35,11 +36,11 @@ def test_average_results_skips_undefined_folds():
 
 def test_validation_subjects_every_fifth_sorted():
     subjects = np.array([f"S{i:03d}".encode() for i in range(12)] * 3)
-    assert trainer.validation_subjects(subjects) == [b"S002", b"S007"]
-    assert trainer.validation_subjects(np.array([b"a", b"b"])) == []
+    assert trainer_data.validation_subjects(subjects) == [b"S002", b"S007"]
+    assert trainer_data.validation_subjects(np.array([b"a", b"b"])) == []
 
 
 def test_nan_from_json_roundtrip():
     doc = {"icc": {"AU06": None, "avg": 0.5}, "aus": ["AU06"]}
-    out = trainer._nan_from_json(doc)
+    out = trainer.nan_from_json(doc)
     assert math.isnan(out["icc"]["AU06"]) and out["icc"]["avg"] == 0.5

@@ -1,13 +1,17 @@
-"""The presets the train scripts share (``Recipe.presets``).
+"""The presets the recipes share (``Recipe.presets``).
 
 ``paper``: the papers' settings. ``cpu``: the offline default on the synthetic dataset, sized so
-``python train_scripts/g2rl.py`` finishes in minutes on a 2-core CPU. ``tiny``: test-suite smoke runs.
+``python train_scripts/g2rl.py`` finishes in minutes on a 2-core CPU. ``tiny``: test-suite smoke
+runs (the one definition of the tiny training sizes; ``tfau.testing.TINY_MODEL`` is the unit
+tests' model size).
 """
-from tfau.training.recipe import Preset
+from tfau.recipes.base import Preset
 
-# SCC-Heatmap / G2RL / ResNet-Deconv: ResNet-50 at 256 (maps 64x64), batch 16, 10 epochs.
+# SCC-Heatmap / G2RL / ResNet-Deconv: ResNet-50 at 256 (maps 64x64), batch 16, 10 epochs; on BP4D
+# intensity the papers use FERA 2015's train -> devel split.
 PAPER_HEATMAP = Preset(epochs=10, batch_size=16, image_size=256, backbone="resnet50",
-                       backbone_weights="imagenet", folds="all")
+                       backbone_weights="imagenet", folds="all",
+                       dataset_folds={"bp4d/bp4d_intensity": "fera"})
 # ROI-GCN: HRNetV2-W18 at 256, batch 32.
 PAPER_ROI = Preset(epochs=30, batch_size=32, image_size=256, backbone="hrnetv2_w18",
                    backbone_weights=None, folds="all")
