@@ -5,7 +5,7 @@ import pytest
 
 from tfau import aus
 from tfau.models import TINY_CONFIG, build_model, build_tiny_model, model_names
-from tfau.models import _test_utils as tu
+from tfau.testing import model_harness as tu
 from tfau.models.base import masked_map_mse, resolve_protocol
 
 

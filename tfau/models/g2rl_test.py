@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tfau.models import build_model
-from tfau.models import _test_utils as tu
+from tfau.testing import model_harness as tu
 from tfau.testing.layer_harness import run_model_checks
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from tfau import geometry, targets
 from tfau.models import build_model
-from tfau.models import _test_utils as tu
+from tfau.testing import model_harness as tu
 from tfau.models.resnet_deconv import HeatmapDecoder
 from tfau.testing.layer_harness import run_layer_checks, run_model_checks
 

@@ -5,7 +5,7 @@ import pytest
 
 from tfau import geometry, targets
 from tfau.models import build_model
-from tfau.models import _test_utils as tu
+from tfau.testing import model_harness as tu
 from tfau.models.roi_gcn import RoiDecoder, inverse_occurrence_weights, template_roi_windows
 from tfau.testing.layer_harness import run_model_checks
 

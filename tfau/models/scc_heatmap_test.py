@@ -6,7 +6,7 @@ import pytest
 from tfau import geometry, targets
 from tfau.layers.scc import SCCLayer
 from tfau.models import build_model
-from tfau.models import _test_utils as tu
+from tfau.testing import model_harness as tu
 from tfau.testing.layer_harness import run_model_checks
 
 

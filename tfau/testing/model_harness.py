@@ -1,4 +1,5 @@
-"""Helpers shared by the model tests: realistic tiny batches, one-step fit, serving checks."""
+"""Shared model test harness: realistic tiny batches, one-step fit, serving checks (used by every
+model test and by the benchmarks)."""
 from __future__ import annotations
 
 import keras
