@@ -1,5 +1,5 @@
 """A training run killed (SIGKILL) after epoch 2 and started again with the same --output_dir
-resumes from BackupAndRestore's backup and ends exactly like an uninterrupted run."""
+resumes from its atomic backup (tfau.training.callbacks) and ends exactly like an uninterrupted run."""
 import csv
 import json
 import os
@@ -7,6 +7,7 @@ import signal
 
 import h5py
 import numpy as np
+import pytest
 
 KILL_SCRIPT = """
 import os, runpy, signal, sys
@@ -18,7 +19,18 @@ class KillAfterEpoch(keras.callbacks.Callback):
         if epoch == int(os.environ["KILL_AFTER_EPOCH"]):
             os.kill(os.getpid(), signal.SIGKILL)
 
-main("g2rl", sys.argv[1:], callbacks=[KillAfterEpoch()])
+if os.environ.get("KILL_DURING_BACKUP"):
+    # killed while the backup of epoch KILL_DURING_BACKUP is on disk but not yet renamed
+    from tfau.training import callbacks as cb
+    real = cb._fsync_tree
+    def fsync_then_die(path):
+        real(path)
+        if os.path.basename(path).startswith(".state-%05d." % int(os.environ["KILL_DURING_BACKUP"])):
+            os.kill(os.getpid(), signal.SIGKILL)
+    cb._fsync_tree = fsync_then_die
+    main("g2rl", sys.argv[1:])
+else:
+    main("g2rl", sys.argv[1:], callbacks=[KillAfterEpoch()])
 """
 
 
@@ -40,19 +52,32 @@ def _weights(path):
     return out
 
 
-def test_killed_run_resumes_to_the_same_result(tiny_data_dir, tmp_path, run_python):
-    full, killed = str(tmp_path / "full"), str(tmp_path / "killed")
-    run_python(["train_scripts/g2rl.py", *_args(tiny_data_dir, full)])
+@pytest.fixture(scope="module")
+def full_run(tiny_data_dir, tmp_path_factory, run_python_session):
+    full = str(tmp_path_factory.mktemp("full"))
+    run_python_session(["train_scripts/g2rl.py", *_args(tiny_data_dir, full)])
+    return full
 
+
+@pytest.mark.parametrize("kill_env, resumed_after", [
+    ({"KILL_AFTER_EPOCH": "1"}, 2),       # killed between epochs
+    ({"KILL_DURING_BACKUP": "2"}, 1),     # killed while epoch 2's backup was being written
+])
+def test_killed_run_resumes_to_the_same_result(tiny_data_dir, tmp_path, run_python, full_run,
+                                               kill_env, resumed_after):
+    full, killed = full_run, str(tmp_path / "killed")
     proc = run_python(["-c", KILL_SCRIPT, *_args(tiny_data_dir, killed)],
-                      env={"KILL_AFTER_EPOCH": "1"}, check=False)
+                      env=kill_env, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
     assert not os.path.exists(os.path.join(killed, "results.json"))
-    with open(os.path.join(killed, "backup", "training_metadata.json")) as f:
-        assert json.load(f)["epoch"] == 2
+    state = f"state-{resumed_after:05d}"
+    complete = [n for n in os.listdir(os.path.join(killed, "backup")) if not n.startswith(".")]
+    assert complete == [state]
+    with open(os.path.join(killed, "backup", state, "state.json")) as f:
+        assert json.load(f)["epoch"] == resumed_after
 
     resumed = run_python(["train_scripts/g2rl.py", *_args(tiny_data_dir, killed)])
-    assert "resuming fold 1 after epoch 2" in resumed.stdout
+    assert f"resuming fold 1 after epoch {resumed_after}" in resumed.stdout
     assert not os.path.exists(os.path.join(killed, "backup"))  # deleted after a finished fit
 
     # every epoch's training losses, the final weights and the held-out metrics agree

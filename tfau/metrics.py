@@ -422,6 +422,24 @@ def _nanmean(values) -> float:
     return float(values.mean()) if values.size else math.nan
 
 
+def collect_predictions(predict, batches):
+    """Runs ``predict`` over ``(inputs, labels, mask)`` batches -> (labels, masks, predictions).
+
+    The one predict-and-collect loop of the package (the trainer's held-out evaluation and
+    ``tfau evaluate`` both use it). ``predict`` maps a batch's inputs to its AU predictions
+    ``[B, A]``; tensors of any framework that ``np.asarray`` understands are accepted.
+    Raises ``ValueError`` when ``batches`` yields nothing.
+    """
+    ys, ms, ps = [], [], []
+    for inputs, labels, mask in batches:
+        ps.append(np.asarray(predict(inputs), np.float32))
+        ys.append(np.asarray(labels, np.float32))
+        ms.append(np.asarray(mask, np.float32))
+    if not ps:
+        raise ValueError("no batch to evaluate: the split is empty")
+    return np.concatenate(ys), np.concatenate(ms), np.concatenate(ps)
+
+
 def evaluate(y_true, y_pred, mask, protocol, *, threshold: float = 0.5) -> dict:
     """Computes the protocol's metrics per AU and their average.
 

@@ -123,50 +123,6 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
     return train, val, test
 
 
-def make_callbacks(recipe: Recipe, run_dir: str, chief: bool, has_val: bool,
-                   extra: Sequence[Any]) -> List[Any]:
-    import keras
-
-    backup_dir = backup_dir_of(run_dir, chief)
-    side_dir = run_dir if chief else tempfile.mkdtemp(prefix="tfau_worker_")
-    cbs: List[Any] = [
-        keras.callbacks.BackupAndRestore(backup_dir),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(side_dir, "checkpoints", "last.weights.h5"), save_weights_only=True),
-        keras.callbacks.CSVLogger(os.path.join(side_dir, "history.csv"), append=True),
-    ]
-    if _has_tensorboard():
-        cbs.append(keras.callbacks.TensorBoard(os.path.join(side_dir, "logs"), profile_batch=0))
-    elif chief:
-        print("[tfau] TensorBoard logs off: `pip install tensorboard` to get them", flush=True)
-    if recipe.early_stopping_patience:
-        monitor = "val_loss" if has_val else "loss"
-        cbs.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=recipe.early_stopping_patience, restore_best_weights=True))
-        if has_val:
-            cbs.append(keras.callbacks.ModelCheckpoint(
-                os.path.join(side_dir, "checkpoints", "best.weights.h5"), monitor=monitor,
-                save_best_only=True, save_weights_only=True))
-    cbs.extend(extra)
-    return cbs
-
-
-def backup_dir_of(run_dir: str, chief: bool) -> str:
-    return (os.path.join(run_dir, "backup") if chief else
-            os.path.join(tempfile.gettempdir(), f"tfau_backup_{os.getpid()}"))
-
-
-def initial_epoch_of(backup_dir: str) -> int:
-    path = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(path):
-        return 0
-    try:
-        with open(path) as f:
-            return int(json.load(f).get("epoch", 0))
-    except (ValueError, OSError):
-        return 0
-
-
 def distribute_and_replay(model, strategy, train, s: RunSettings, initial_epoch: int, fold: int):
     """Prepares ``train`` for the strategy and replays the finished epochs' iterators.
 
@@ -230,9 +186,18 @@ def check_resume(run_dir: str, s: RunSettings) -> None:
 
 
 def evaluate_fold(s: RunSettings, model, fd: FoldData, fold: int, test_fn) -> Dict[str, Any]:
+    import tensorflow as tf
+
     from tfau import metrics as metrics_lib
 
-    y_true, y_mask, y_pred = predict_dataset(model.serving_model(), test_fn())
+    serving = model.serving_model()
+
+    @tf.function(reduce_retracing=True)
+    def predict(images):
+        return serving(images, training=False)["au"]
+
+    y_true, y_mask, y_pred = metrics_lib.collect_predictions(
+        predict, ((f["image"], t["labels"], t["label_mask"]) for f, t in test_fn()))
     results = metrics_lib.evaluate(y_true, y_pred, y_mask, fd.protocol)
     title = (f"{s.method} on {s.dataset}/{s.config}, "
              + (f"fold {fold} (test {fd.test_split})" if fd.has_folds
@@ -270,6 +235,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
              callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
     """Trains, evaluates and exports one fold into ``run_dir``."""
     from tfau import metrics as metrics_lib
+    from tfau.training import callbacks as callbacks_lib
     from tfau.training import strategy as strategy_lib
 
     chief = strategy_lib.is_chief()
@@ -280,11 +246,14 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     fd = scan_fold(recipe, s, fold)
     model, steps = build_and_compile(recipe, s, strategy, fd)
     train, val, test_fn = make_pipelines(recipe, s, model, fd, fold, steps)
-    initial_epoch = initial_epoch_of(backup_dir_of(run_dir, chief))
+    initial_epoch = callbacks_lib.initial_epoch_of(callbacks_lib.backup_dir_of(run_dir, chief))
     train = distribute_and_replay(model, strategy, train, s, initial_epoch, fold)
     if val is not None:
         val = strategy_lib.data_sharded(val)
-    cbs = make_callbacks(recipe, run_dir, chief, val is not None, callbacks)
+    side_dir = run_dir if chief else tempfile.mkdtemp(prefix="tfau_worker_")
+    cbs = callbacks_lib.make_callbacks(
+        callbacks_lib.backup_dir_of(run_dir, chief), side_dir, has_val=val is not None, extra=callbacks,
+        early_stopping_patience=recipe.early_stopping_patience, announce=chief)
     run_info = run_info_of(recipe, s, strategy, fold, fd, steps)
     if chief:
         runs_lib.write_run(run_dir, run_info)
@@ -312,24 +281,6 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
         if s.export_dir:
             out["saved_model"] = export_fold(s, model, fd, fold, run_dir, run_info)
     return out
-
-
-def predict_dataset(serving, ds):
-    """(labels, masks, predicted au) over a pipeline of (features, targets) batches."""
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def step(images):
-        return serving(images, training=False)["au"]
-
-    ys, ms, ps = [], [], []
-    for features, targets in ds:
-        ps.append(np.asarray(step(features["image"]), np.float32))
-        ys.append(targets["labels"].numpy())
-        ms.append(targets["label_mask"].numpy())
-    if not ps:
-        raise ValueError("the held-out split gave no batch to evaluate")
-    return np.concatenate(ys), np.concatenate(ms), np.concatenate(ps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,9 +378,3 @@ def run(recipe, callbacks: Sequence[Any] = (), **flags) -> Dict[str, Any]:
 def run_script(recipe) -> None:
     """``run_script("g2rl")``: the body of ``train_scripts/g2rl.py``."""
     main(recipe, sys.argv[1:])
-
-
-def _has_tensorboard() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorboard") is not None
