@@ -101,6 +101,10 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
                    help="SavedModels go to <export_dir>/<method>_<dataset>_<config>[_foldK] "
                         "(default saved_models)")
     p.add_argument("--no_export", action="store_true")
+    p.add_argument("--overwrite_export", action="store_true",
+                   help="replace a SavedModel another run exported to the same folder (without "
+                        "it such a run stops before training, naming the folder; a run's own "
+                        "earlier export is always replaced)")
     p.add_argument("--jit", nargs="?", const="true", default="auto",
                    choices=("auto", "true", "false"),
                    help="XLA-compile the train / predict steps (auto: on for one-device runs, "
@@ -206,6 +210,7 @@ class RunSettings:
     data_dir: Optional[str]
     verbose: int
     allow_changed_hparams: bool = False
+    overwrite_export: bool = False
 
 
 def _pick(flag, default):
@@ -270,6 +275,7 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
         data_dir=args.data_dir,
         verbose=1 if args.verbose is None else args.verbose,
         allow_changed_hparams=bool(args.allow_changed_hparams),
+        overwrite_export=bool(args.overwrite_export),
     )
 
 

@@ -1,4 +1,5 @@
 import math
+import os
 
 import numpy as np
 import pytest
@@ -44,3 +45,50 @@ def test_nan_from_json_roundtrip():
     doc = {"icc": {"AU06": None, "avg": 0.5}, "aus": ["AU06"]}
     out = trainer.nan_from_json(doc)
     assert math.isnan(out["icc"]["AU06"]) and out["icc"]["avg"] == 0.5
+
+
+def _fake_saved_model(path, run_dir):
+    import json as json_lib
+
+    from tfau import export as export_lib
+
+    os.makedirs(os.path.join(path, "assets.extra"))
+    open(os.path.join(path, "saved_model.pb"), "wb").close()
+    with open(os.path.join(path, export_lib.METADATA_FILE), "w") as f:
+        json_lib.dump({"format": "tfau-savedmodel-1", "run_dir": run_dir}, f)
+
+
+def test_export_folder_checked_before_training(tmp_path):
+    """Issue 17 item 1: the trainer never silently replaces another run's SavedModel, and never
+    writes into a folder that is not a SavedModel; its own earlier export is replaced."""
+    import dataclasses
+
+    import pytest
+
+    from tfau.training import trainer
+
+    fd = trainer.FoldData.__new__(trainer.FoldData)
+    fd.has_folds = True
+    s = dataclasses.replace(_settings(), export_dir=str(tmp_path / "saved"),
+                            overwrite_export=False)
+    run_a, run_b = str(tmp_path / "runs" / "a"), str(tmp_path / "runs" / "b")
+    target = trainer.export_path_of(s, fd, 1)
+    trainer.check_export(s, fd, 1, run_a)  # nothing there yet
+    _fake_saved_model(target, run_a)
+    trainer.check_export(s, fd, 1, run_a)  # the run's own export: replaced on resume / rerun
+    with pytest.raises(SystemExit, match="already holds a tfau SavedModel.*--overwrite_export"):
+        trainer.check_export(s, fd, 1, run_b)
+    trainer.check_export(dataclasses.replace(s, overwrite_export=True), fd, 1, run_b)
+    other = trainer.export_path_of(s, fd, 2)
+    os.makedirs(other)
+    open(os.path.join(other, "notes.txt"), "w").close()  # someone's folder, not a SavedModel
+    with pytest.raises(SystemExit, match="is not a tfau SavedModel"):
+        trainer.check_export(dataclasses.replace(s, overwrite_export=True), fd, 2, run_b)
+
+
+def _settings():
+    from tfau.recipes import get_recipe
+    from tfau.training import flags
+
+    recipe = get_recipe("g2rl")
+    return flags.resolve(recipe, flags.build_parser(recipe).parse_args(["--preset", "tiny"]))
