@@ -33,6 +33,7 @@ import numpy as np
 
 from tfau import runs as runs_lib
 from tfau.recipes.base import Recipe, get_recipe
+from tfau.training import exporting
 from tfau.training.flags import RunSettings, build_parser, changed_hparams, resolve
 
 
@@ -207,55 +208,6 @@ def evaluate_fold(s: RunSettings, model, fd: FoldData, fold: int, test_fn) -> Di
             "n_test": int(len(y_true))}
 
 
-def export_path_of(s: RunSettings, fd: FoldData, fold: int) -> str:
-    name = f"{s.method}_{s.dataset}_{s.config}" + (f"_fold{fold}" if fd.has_folds else "")
-    return os.path.join(s.export_dir, name)
-
-
-def check_export(s: RunSettings, fd: FoldData, fold: int, run_dir: str) -> None:
-    """Before training: the export folder must be new, empty, this run's own earlier export, or
-    (with ``--overwrite_export``) another tfau SavedModel; anything else stops the run here."""
-    from tfau import export as export_lib
-
-    path = export_path_of(s, fd, fold)
-    own = False
-    if export_lib.is_tfau_saved_model(path):
-        with open(os.path.join(path, export_lib.METADATA_FILE)) as f:
-            previous_run = json.load(f).get("run_dir") or ""
-        own = bool(previous_run) and os.path.abspath(previous_run) == os.path.abspath(run_dir)
-    try:
-        export_lib.check_export_target(path, replace=own or s.overwrite_export)
-    except export_lib.ExportTargetError as err:
-        raise SystemExit(f"{err} (trainer: --overwrite_export replaces another run's "
-                         "SavedModel; --export_dir DIR or --no_export avoid it)") from None
-
-
-def export_fold(s: RunSettings, model, fd: FoldData, fold: int, run_dir: str,
-                run_info: Dict[str, Any]) -> str:
-    """Exports the trained model (float32) to ``<export_dir>/<method>_<dataset>_<config>``
-    (the folder was checked by ``check_export`` before training)."""
-    import keras
-
-    from tfau import export as export_lib
-
-    path = export_path_of(s, fd, fold)
-    serving = model
-    if s.precision != "float32":
-        # Export a float32 copy: CPUs serve float16 slowly (or not at all).
-        keras.mixed_precision.set_global_policy("float32")
-        serving = runs_lib.build_from_run(run_info)
-        serving.set_weights(model.get_weights())
-        keras.mixed_precision.set_global_policy(s.precision)
-    export_lib.export_saved_model(
-        serving, path, protocol=fd.protocol, image_size=s.image_size, method=s.method,
-        extra_metadata={"dataset": s.dataset, "config": s.config,
-                        "fold": fold if fd.has_folds else 0,
-                        "run_dir": os.path.abspath(run_dir)},
-        overwrite=True)
-    print(f"[tfau] SavedModel: {path}", flush=True)
-    return path
-
-
 def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
              callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
     """Trains, evaluates and exports one fold into ``run_dir``."""
@@ -270,7 +222,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     t_start = time.time()
     fd = scan_fold(recipe, s, fold)
     if chief and s.export_dir:
-        check_export(s, fd, fold, run_dir)
+        exporting.check_export(s, fd, fold, run_dir)
     model, steps = build_and_compile(recipe, s, strategy, fd)
     train, val, test_fn = make_pipelines(recipe, s, model, fd, fold, steps)
     initial_epoch = callbacks_lib.initial_epoch_of(callbacks_lib.backup_dir_of(run_dir, chief))
@@ -306,7 +258,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
                                extra=out)
         print("\n" + out["title"] + "\n" + table + "\n", flush=True)
         if s.export_dir:
-            out["saved_model"] = export_fold(s, model, fd, fold, run_dir, run_info)
+            out["saved_model"] = exporting.export_fold(s, model, fd, fold, run_dir, run_info)
     return out
 
 

@@ -65,25 +65,25 @@ def test_export_folder_checked_before_training(tmp_path):
 
     import pytest
 
-    from tfau.training import trainer
+    from tfau.training import exporting, trainer
 
     fd = trainer.FoldData.__new__(trainer.FoldData)
     fd.has_folds = True
     s = dataclasses.replace(_settings(), export_dir=str(tmp_path / "saved"),
                             overwrite_export=False)
     run_a, run_b = str(tmp_path / "runs" / "a"), str(tmp_path / "runs" / "b")
-    target = trainer.export_path_of(s, fd, 1)
-    trainer.check_export(s, fd, 1, run_a)  # nothing there yet
+    target = exporting.export_path_of(s, fd, 1)
+    exporting.check_export(s, fd, 1, run_a)  # nothing there yet
     _fake_saved_model(target, run_a)
-    trainer.check_export(s, fd, 1, run_a)  # the run's own export: replaced on resume / rerun
+    exporting.check_export(s, fd, 1, run_a)  # the run's own export: replaced on resume / rerun
     with pytest.raises(SystemExit, match="already holds a tfau SavedModel.*--overwrite_export"):
-        trainer.check_export(s, fd, 1, run_b)
-    trainer.check_export(dataclasses.replace(s, overwrite_export=True), fd, 1, run_b)
-    other = trainer.export_path_of(s, fd, 2)
+        exporting.check_export(s, fd, 1, run_b)
+    exporting.check_export(dataclasses.replace(s, overwrite_export=True), fd, 1, run_b)
+    other = exporting.export_path_of(s, fd, 2)
     os.makedirs(other)
     open(os.path.join(other, "notes.txt"), "w").close()  # someone's folder, not a SavedModel
     with pytest.raises(SystemExit, match="is not a tfau SavedModel"):
-        trainer.check_export(dataclasses.replace(s, overwrite_export=True), fd, 2, run_b)
+        exporting.check_export(dataclasses.replace(s, overwrite_export=True), fd, 2, run_b)
 
 
 def _settings():
