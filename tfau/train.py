@@ -14,7 +14,7 @@ def main(argv=None) -> int:
         print(f"unknown method {argv[0]!r}; methods: {', '.join(recipe_names())}",
               file=sys.stderr)
         return 2
-    from tfau.training.trainer import main as train_main
+    from tfau.training import main as train_main
 
     train_main(argv[0], argv[1:])
     return 0

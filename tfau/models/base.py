@@ -22,6 +22,10 @@ from keras import ops
 
 from tfau import aus as aus_lib
 
+# Filled by the @register_model decorators of the model modules. Python imports a package
+# before any of its modules, and tfau/models/__init__.py imports every model, so the registry
+# is complete whenever this module can be reached: no lookup needs to import the package
+# (which would be an import cycle).
 _REGISTRY = {}
 
 # Small configuration for unit tests and CPU smoke runs (any model accepts it).
@@ -47,8 +51,6 @@ def model_names():
 
 def model_class(name):
     """The class registered as ``name``."""
-    import tfau.models  # noqa: F401  (registers every model)
-
     try:
         return _REGISTRY[name]
     except KeyError:

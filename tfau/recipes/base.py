@@ -25,6 +25,8 @@ from tfau import aus as aus_lib
 from tfau.data.augment import AugmentConfig
 from tfau.training.optim import OptimizerSpec
 
+# Filled by register_recipe in the per-paper modules, which tfau/recipes/__init__.py imports;
+# Python runs that __init__ before this module, so lookups never import the package (no cycle).
 _REGISTRY: Dict[str, "Recipe"] = {}
 
 
@@ -141,8 +143,6 @@ def get_recipe(name) -> Recipe:
     """The registered recipe of method ``name`` (a ``Recipe`` is returned as it is)."""
     if isinstance(name, Recipe):
         return name
-    import tfau.recipes  # noqa: F401  (registers every recipe)
-
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -150,6 +150,4 @@ def get_recipe(name) -> Recipe:
 
 
 def recipe_names() -> Tuple[str, ...]:
-    import tfau.recipes  # noqa: F401
-
     return tuple(sorted(_REGISTRY))

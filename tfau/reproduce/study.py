@@ -33,7 +33,7 @@ STUDY_PRESETS = {
 
 
 def _recipe(method: str):
-    """The recipe ``trainer.main`` takes: the train script's ``RECIPE`` (the recipes are moving
+    """The recipe ``tfau.training.main`` takes: the train script's ``RECIPE`` (the recipes are moving
     into ``tfau.recipes``; that package is used when no train script exists)."""
     import importlib.util
 
@@ -92,7 +92,8 @@ def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au"
     """Trains every implemented row x seed not finished yet in ``output``; returns the report.
 
     ``max_runs`` stops after that many new trainings (an interruption, for tests)."""
-    from tfau.training import trainer
+    from tfau import runs as runs_lib
+    from tfau import training
 
     spec = get_table(paper, table)
     folder = os.path.join(output, f"{paper}_table{table}")
@@ -104,7 +105,7 @@ def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au"
     t_study = time.time()
     for i, (row, seed) in enumerate(jobs):
         run_dir = os.path.join(folder, row["id"], f"seed{seed}")
-        if os.path.exists(os.path.join(run_dir, trainer.RESULTS_JSON)):
+        if os.path.exists(os.path.join(run_dir, runs_lib.RESULTS_JSON)):
             log(f"[reproduce] {paper} table {table}: row {row['id']} seed {seed} finished, reused")
             continue
         if max_runs is not None and started >= max_runs:
@@ -133,7 +134,7 @@ def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au"
         if dataset != "synthetic_au":
             argv += ["--fold", "all" if spec["folds"] == "all" else spec["folds"]]
         t0 = time.time()
-        trainer.main(recipe, argv)
+        training.main(recipe, argv)
         times.append(time.time() - t0)
         started += 1
     report = collect(paper, table, folder, seeds)
