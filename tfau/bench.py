@@ -80,9 +80,9 @@ METHOD_CASES = {
     "resnet_deconv": "none+heatmaps",
     "scc_heatmap": "none+heatmaps",
     "g2rl": "none+heatmaps",
-    "roi_gcn": "roi_gcn+roi",
-    "resnet18": "re_net_crop",
-    "re_net": "re_net_crop",
+    "roi_gcn": "rotate_flip+roi",
+    "resnet18": "crop_flip",
+    "re_net": "crop_flip",
 }
 PIPELINE_CONFIGS = ("disfa_intensity", "bp4d_intensity", "bp4d_occurrence", "disfa_occurrence")
 HEAD_FILTERS = (256, 128, 64)  # deconv head channels at S/16, S/8, S/4 (tfau.backbones)

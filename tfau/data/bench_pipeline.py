@@ -18,13 +18,13 @@ def _cases():
 
     all_targets = ("labels", "label_mask", "heatmaps")
     return {
-        # SCC-Heatmap / G2RL: no augmentation, heatmaps + labels
+        # no augmentation, heatmaps + labels (the heatmap models)
         "none+heatmaps": (AugmentConfig(), all_targets),
-        # ROI-GCN on BP4D: rotation +-30 and flip, ROI maps
-        "roi_gcn+roi": (AugmentConfig(flip=True, rotation=30.0),
+        # rotation +-30 and flip, ROI maps (the ROI-map model on BP4D)
+        "rotate_flip+roi": (AugmentConfig(flip=True, rotation=30.0),
                         ("labels", "label_mask", "roi_maps", "roi_mask")),
-        # RE-Net: random 224 crop + flip (output 224)
-        "re_net_crop": (AugmentConfig(flip=True, crop_fraction=224.0 / 256.0), ("labels", "label_mask")),
+        # random 224 crop + flip (output 224; the per-AU relation model)
+        "crop_flip": (AugmentConfig(flip=True, crop_fraction=224.0 / 256.0), ("labels", "label_mask")),
         # everything at once
         "full+heatmaps+roi": (AugmentConfig(flip=True, rotation=15, scale=0.1, translation=0.05,
                                             brightness=0.1, contrast=0.2, saturation=0.2),
@@ -42,7 +42,7 @@ def run(data_dir=None, config="disfa_intensity", image_size=256, batch_size=32, 
     for name, (augment, targets) in _cases().items():
         if cases and name not in cases:
             continue
-        size = 224 if name == "re_net_crop" and image_size == 256 else image_size
+        size = 224 if name == "crop_flip" and image_size == 256 else image_size
         raw = load_split("synthetic_au", config, "fold1+fold2+fold3", data_dir,
                          decode_image=not decode_in_pipeline)
         ds = make_pipeline(raw.repeat(), config, size, targets=targets, batch_size=batch_size,
