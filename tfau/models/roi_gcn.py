@@ -234,6 +234,7 @@ class ROIGCN(AUModel):
     """
 
     supported_tasks = (aus_lib.OCCURRENCE,)
+    benchmark_baseline = {"use_gcn": False}  # benchmarks/ratios.py: the HRNet + 1x1 conv head
 
     default_backbone = "hrnetv2_w18"
     required_targets = ("roi_maps", "labels", "label_mask")
