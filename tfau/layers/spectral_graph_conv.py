@@ -8,12 +8,17 @@ diagonal sigmoid(Dense(GAP(X0))) [B, M]. A ([HW, HW] per sample) is never formed
 
     d = Phi (Lambda (Phi^T 1)),  P = D^-1/2 Phi,  L X0 = X0 - P (Lambda (P^T X0))
 
-which costs O(HW * C * M). The normalised Laplacian does not change when Phi is scaled by a
-constant, so Phi is divided by its per-sample maximum (no gradient through that scale) before the
-degrees are formed; degrees then lie in [0, HW * M] whatever the input magnitude, and epsilon is
-added before the rsqrt (a pixel whose Phi row is all zero - possible with `phi_activation="relu"` -
-gets a zero row of P and keeps its feature). Phi, degrees and the Laplacian product run in
-float32; the 1x1 convolution and Theta in the compute dtype.
+which costs O(HW * C * M). The normalised Laplacian does not change when A is scaled by a
+constant, so Phi and Lambda are each divided by their per-sample maximum (no gradient through
+those scales) before the degrees are formed; degrees then lie in [0, HW * M] whatever the input
+magnitude. Before the rsqrt the degrees get a *floor* (``degree_floor``, 1e-12), not an additive
+term: an additive epsilon changes every small degree (a localised Phi - background pixels with
+Phi ~ 1e-6 of the hot ones - has degrees of that order, and the output then leaves eq. 2 by up to
+14% of its range, issue 11 item 8), while the floor only touches rows that are disconnected for
+float32 anyway (a pixel whose Phi row is all zero - possible with ``phi_activation="relu"`` -
+gets a zero row of P and keeps its feature). The reference text asks for exactly this ("a floor
+(not an additive epsilon) before rsqrt"). Phi, degrees and the Laplacian product run in float32;
+the 1x1 convolution and Theta in the compute dtype.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ class SpectralGraphConv(keras.layers.Layer):
         use_bias: add a bias after Theta (paper: none).
         return_phi: also return Phi [B, H, W, M] (non-negative, before the scale normalisation),
             which the supervised-decomposition loss reads.
-        epsilon: added to the (normalised) degrees before the rsqrt.
+        degree_floor: lower bound of the degrees (after Phi and Lambda are divided by their
+            per-sample maxima) before the rsqrt; only (numerically) disconnected pixels reach
+            it. ``epsilon=`` (older configs) is read as this floor.
         kernel_initializer, bias_initializer, kernel_regularizer: for the Phi 1x1 conv, the Lambda
             Dense and Theta.
 
@@ -53,13 +60,17 @@ class SpectralGraphConv(keras.layers.Layer):
         activation="relu",
         use_bias=False,
         return_phi=False,
-        epsilon=1e-6,
+        degree_floor=1e-12,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         kernel_regularizer=None,
         **kwargs,
     ):
+        if "epsilon" in kwargs:  # configs saved before the floor (issue 11 item 8)
+            degree_floor = kwargs.pop("epsilon")
         super().__init__(**kwargs)
+        if not float(degree_floor) > 0:
+            raise ValueError(f"degree_floor must be > 0, got {degree_floor}")
         if phi_activation not in _PHI_ACTIVATIONS:
             raise ValueError(f"phi_activation must be one of {_PHI_ACTIVATIONS}, got {phi_activation!r}")
         if int(n_nodes) < 1:
@@ -70,7 +81,7 @@ class SpectralGraphConv(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.return_phi = bool(return_phi)
-        self.epsilon = float(epsilon)
+        self.degree_floor = float(degree_floor)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -127,12 +138,14 @@ class SpectralGraphConv(keras.layers.Layer):
             + ops.cast(self.lambda_bias, "float32")
         )  # [B, M]
 
-        # Degrees without forming A. Scale-normalise Phi (L is invariant to it).
+        # Degrees without forming A. Scale-normalise Phi and Lambda (L is invariant to both).
         scale = ops.stop_gradient(ops.max(phi, axis=(1, 2), keepdims=True))
         phi_n = phi / ops.maximum(scale, 1e-30)
+        lam = lam / ops.stop_gradient(ops.maximum(ops.max(lam, axis=1, keepdims=True), 1e-30))
         col = ops.sum(phi_n, axis=1)  # Phi^T 1: [B, M]
         deg = ops.sum(phi_n * (lam * col)[:, None, :], axis=-1)  # Phi (Lambda Phi^T 1): [B, n]
-        p = phi_n * ops.rsqrt(deg + self.epsilon)[:, :, None]  # D^-1/2 Phi: [B, n, M]
+        # A floor, not an additive epsilon (see the module docstring).
+        p = phi_n * ops.rsqrt(ops.maximum(deg, self.degree_floor))[:, :, None]  # D^-1/2 Phi
         ptx = ops.matmul(ops.transpose(p, (0, 2, 1)), x32)  # P^T X0: [B, M, C]
         lx = x32 - ops.matmul(p, lam[:, :, None] * ptx)  # L X0: [B, n, C]
 
@@ -163,7 +176,7 @@ class SpectralGraphConv(keras.layers.Layer):
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
                 "return_phi": self.return_phi,
-                "epsilon": self.epsilon,
+                "degree_floor": self.degree_floor,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),

@@ -116,3 +116,41 @@ def test_harness(kwargs):
     if kwargs.get("return_phi"):
         expected = (expected, (2, 8, 8, kwargs["n_nodes"]))
     run_layer_checks(SpectralGraphConv, kwargs, _x(5), expected_output_shape=expected)
+
+
+def _localised(hot2, background, lambda_bias):
+    """A localised Phi on 24x24 (issue 11 item 8): column 0 hot (logit +10) on a 3x3 patch,
+    column 1 hot (logit ``hot2``) on a 4x4 patch, ``background`` logit elsewhere."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((1, 24, 24, 3), np.float32)
+    x[0, 3:6, 3:6, 0] = 1.0
+    x[0, 15:19, 14:18, 1] = 1.0
+    x[..., 2] = rng.normal(size=(1, 24, 24))
+    layer = SpectralGraphConv(2, units=3, activation=None)
+    layer.build(x.shape)
+    layer.phi_kernel.assign(np.array([[10 - background, 0], [0, hot2 - background], [0, 0]],
+                                     np.float32))
+    layer.phi_bias.assign(np.full(2, background, np.float32))
+    layer.lambda_kernel.assign(np.zeros((3, 2), np.float32))
+    layer.lambda_bias.assign(np.full(2, lambda_bias, np.float32))
+    layer.theta.assign(np.eye(3, dtype=np.float32))
+    return layer, x
+
+
+@pytest.mark.parametrize("hot2,background,lambda_bias",
+                         [(10.0, -12.0, 0.0), (10.0, -12.0, -8.0), (-4.0, -20.0, -4.0)])
+def test_localised_phi_follows_equation_2(hot2, background, lambda_bias):
+    # Degrees of the background pixels are ~1e-6 of the hot ones: an additive 1e-6 on the
+    # degrees moved the output off eq. 2 by 8e-5 (second case) and 7% (nearly disconnected
+    # groups, last case) of its range; a floor leaves them alone.
+    layer, x = _localised(hot2, background, lambda_bias)
+    y = keras.ops.convert_to_numpy(layer(x))
+    want = brute_force(layer, x, activation=False)[0]
+    assert np.abs(y - want).max() < 1e-5 * (want.max() - want.min())
+
+
+def test_degree_floor_config():
+    layer = SpectralGraphConv(2, epsilon=1e-8)  # older configs
+    assert layer.degree_floor == 1e-8 and layer.get_config()["degree_floor"] == 1e-8
+    with pytest.raises(ValueError, match="degree_floor"):
+        SpectralGraphConv(2, degree_floor=0.0)
