@@ -6,9 +6,11 @@ from tfau.backbones.common import ImageNormalization, load_local_weights
 from tfau.backbones.heads import (
     BACKBONES,
     DEFAULT_HEAD_FILTERS,
+    backbone_stride,
     build_backbone,
     build_encoder,
     deconv_head,
+    encoder_stride,
 )
 from tfau.backbones.hrnet import hrnet_v2_w18
 from tfau.backbones.resnet import batch_norm, resnet18, resnet50, scaled_channels
@@ -17,10 +19,12 @@ __all__ = [
     "BACKBONES",
     "DEFAULT_HEAD_FILTERS",
     "ImageNormalization",
+    "backbone_stride",
     "batch_norm",
     "build_backbone",
     "build_encoder",
     "deconv_head",
+    "encoder_stride",
     "hrnet_v2_w18",
     "load_local_weights",
     "resnet18",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import keras
 
+from tfau.backbones import DEFAULT_HEAD_FILTERS
 from tfau.models.base import register_model
 from tfau.models.resnet_deconv import ResNetDeconv
 
@@ -61,18 +62,33 @@ class SCCHeatmap(ResNetDeconv):
         self.scc_stages = tuple(int(s) for s in scc_stages)
         self.scc_filters = None if scc_filters is None else int(scc_filters)
         self.scc_batch_norm = bool(scc_batch_norm)
+        n_stages = len(kwargs.get("head_filters", DEFAULT_HEAD_FILTERS))
+        bad = [s for s in self.scc_stages if not 0 <= s < n_stages]
+        if bad:
+            raise ValueError(f"scc_stages {bad} out of range for {n_stages} deconv stages")
         super().__init__(protocol, **kwargs)
 
     def _encoder_options(self):
-        return {
-            "scc_stages": self.scc_stages,
-            "scc_options": {
-                "k": self.k,
-                "filters": self.scc_filters,
-                "layout": self.layout,
-                "use_batch_norm": self.scc_batch_norm,
-            },
-        }
+        return {"stage_hook": self._scc_after_stage}
+
+    def _scc_after_stage(self, stage, x):
+        """The encoder's per-stage hook: an ``SCCLayer`` after the chosen deconv stages. With
+        HRNet (no deconv stages) the hook runs once, on the S/4 neck, which carries an SCC
+        whenever ``scc_stages`` is non-empty."""
+        from tfau.backbones import backbone_stride
+        from tfau.layers.scc import SCCLayer
+
+        neck = backbone_stride(self.backbone_name) == 4
+        if not (self.scc_stages if neck else stage in self.scc_stages):
+            return x
+        name = "neck_scc" if neck else f"head_scc{stage + 1}"
+        return SCCLayer(
+            k=self.k,
+            filters=self.scc_filters,
+            layout=self.layout,
+            use_batch_norm=self.scc_batch_norm,
+            name=name,
+        )(x)
 
     def get_config(self):
         config = super().get_config()

@@ -46,6 +46,14 @@ def test_official_layout_and_stage_choice():
     assert np.all(np.isfinite(np.asarray(m(features, training=False)["au"])))
     with pytest.raises(ValueError):
         build_model("scc_heatmap", "bp4d_intensity", layout="transposed", **tu.tiny_kwargs())
+    with pytest.raises(ValueError, match="scc_stages"):
+        build_model("scc_heatmap", "bp4d_intensity", scc_stages=(3,), **tu.tiny_kwargs())
+
+
+def test_hrnet_scc_on_the_neck():
+    m = build_model("scc_heatmap", "disfa_intensity", **{**tu.tiny_kwargs(),
+                                                         "backbone": "hrnetv2_w18"})
+    assert [l.name for l in _scc_layers(m)] == ["neck_scc"]
 
 
 def test_head_parameter_count_bp4d():
