@@ -19,6 +19,7 @@ import collections
 import dataclasses
 import functools
 import io
+import os
 import re
 import tempfile
 import zipfile
@@ -31,7 +32,9 @@ from etils import epath
 import tensorflow_datasets as tfds
 
 from tfau import aus as aus_lib
+from tfau_datasets.build_lib import Tally  # pylint: disable=unused-import (builders use lib.Tally)
 
+ALIGNER_ENV = "TFAU_FACE_ALIGNER"  # "module:attribute" of a face aligner class (default dlib's)
 LEFT = "left"
 RIGHT = "right"
 
@@ -48,28 +51,6 @@ class LabelFileError(ValueError):
         self.path = str(path)
         self.line = int(line)
         super().__init__(f"{self.path}, line {self.line}: {message}")
-
-
-class Tally:
-    """Counts what happened to frames (kept, re-detected, skipped, ...) and logs a summary."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.counts: collections.Counter = collections.Counter()
-
-    def add(self, key: str, n: int = 1) -> None:
-        if n:
-            self.counts[key] += int(n)
-
-    def __getitem__(self, key: str) -> int:
-        return self.counts[key]
-
-    def summary(self) -> str:
-        body = ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())) or "nothing"
-        return f"{self.name}: {body}"
-
-    def log(self) -> None:
-        logging.info("%s", self.summary())
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,6 +226,13 @@ def walk(root: epath.Path, max_depth: int = 6) -> List[Entry]:
     return sorted(out, key=lambda e: e.parts)
 
 
+def read_bytes(path) -> bytes:
+    """Bytes of an ``epath.Path`` / str path or an :class:`Entry` (a file inside a zip)."""
+    if isinstance(path, Entry):
+        return path.read_bytes()
+    return epath.Path(path).read_bytes()
+
+
 # --------------------------------------------------------------------------------------------
 # Label parsers
 # --------------------------------------------------------------------------------------------
@@ -263,9 +251,9 @@ def _as_int(text: str) -> Optional[int]:
     return int(value)
 
 
-def _lines(path: epath.Path) -> List[str]:
+def _lines(path) -> List[str]:
     try:
-        data = epath.Path(path).read_bytes()
+        data = read_bytes(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"label file {path} does not exist") from None
     return data.decode("utf-8-sig", errors="replace").splitlines()
@@ -503,6 +491,13 @@ class FaceMaker:
     def _detector(self):
         if self._aligner is None:
             factory = type(self).aligner_factory
+            if factory is None and os.environ.get(ALIGNER_ENV):
+                # "module:attribute": reaches Beam's worker processes, where a patched class
+                # attribute does not (tests use it to put in the fake aligner).
+                import importlib  # pylint: disable=g-import-not-at-top
+
+                module, _, attr = os.environ[ALIGNER_ENV].partition(":")
+                factory = getattr(importlib.import_module(module), attr)
             if factory is None:
                 from tfau import face  # pylint: disable=g-import-not-at-top
 
