@@ -106,7 +106,7 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
                   deterministic: bool = False, cache: Union[bool, str] = False,
                   drop_remainder: Optional[bool] = None, shuffle_buffer: int = 2048,
                   heatmap_sigma: float = 2.0, prefetch: bool = True,
-                  warp_backend: str = "opencv") -> tf.data.Dataset:
+                  warp_backend: str = "opencv", map_stride: int = 4) -> tf.data.Dataset:
     """Batches of ``(features, targets)`` for ``protocol`` from raw examples (``load_split``).
 
     Args:
@@ -114,9 +114,10 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
       protocol: ``tfau.aus.Protocol`` or its name; its AUs give the heatmap / ROI tables.
       image_size: side ``S`` of the model's input.
       targets: which target tensors to emit, any of ``TARGET_KEYS`` (exactly those are emitted):
-        ``labels``/``label_mask`` ``[B, A]``; ``heatmaps`` ``[B, S/4, S/4, P]`` Gaussian
+        ``labels``/``label_mask`` ``[B, A]``; ``heatmaps`` ``[B, S/r, S/r, P]`` Gaussian
         (sigma ``heatmap_sigma``) with peak = the AU's label, all-zero where the label is
-        unknown; ``roi_maps``/``roi_mask`` ``[B, S/4, S/4, A]`` (ROI-GCN, active = label > 0).
+        unknown; ``roi_maps``/``roi_mask`` ``[B, S/r, S/r, A]`` (ROI-GCN, active = label > 0);
+        r = ``map_stride``.
       batch_size: examples per batch.
       training: shuffle, augment and sample ``au_index``; else keep order and only resize
         (or centre-crop when ``augment.crop_fraction < 1``).
@@ -135,6 +136,8 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
       prefetch: add ``prefetch(AUTOTUNE)``.
       warp_backend: ``"opencv"`` (fast, ``tf.numpy_function``) or ``"tf"`` (pure graph) for
         the augmentation warp (``tfau.data.augment.warp_images``).
+      map_stride: image side / map side of the target maps: the model's ``map_stride`` (4 for
+        three deconvolution stages or HRNet, 8 for two).
 
     Returns:
       ``tf.data.Dataset`` of ``(features, targets)``: features ``image`` float32
@@ -147,14 +150,17 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
     unknown = [t for t in targets if t not in TARGET_KEYS]
     if unknown:
         raise ValueError(f"unknown target(s) {unknown}; known: {TARGET_KEYS}")
-    if image_size % 4:
-        raise ValueError(f"image_size must be a multiple of 4 (maps are S/4), got {image_size}")
+    if not isinstance(map_stride, int) or isinstance(map_stride, bool) or map_stride < 1:
+        raise ValueError(f"map_stride must be a positive int, got {map_stride!r}")
+    if image_size % map_stride:
+        raise ValueError(f"image_size must be a multiple of map_stride {map_stride} (maps are "
+                         f"S/{map_stride}), got {image_size}")
     augment = augment if augment is not None else AugmentConfig()
     if deterministic and seed is None:
         seed = 0
     drop_remainder = training if drop_remainder is None else drop_remainder
     work_size = augment.source_size(image_size)
-    map_size = image_size // 4
+    map_size = image_size // map_stride
     n_aus = protocol.n_aus
     hm_spec = geometry.heatmap_spec(protocol) if "heatmaps" in targets else None
     roi_spec = geometry.roi_spec(protocol) if ("roi_maps" in targets or "roi_mask" in targets) else None
@@ -221,8 +227,9 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
 
 
 def pipeline_for_model(ds: tf.data.Dataset, model, protocol, image_size: int, **kwargs):
-    """``make_pipeline`` with the targets and features a tfau model declares it needs."""
+    """``make_pipeline`` with the targets, features and map stride a tfau model declares."""
     targets = tuple(getattr(model, "required_targets", ("labels", "label_mask")))
+    kwargs.setdefault("map_stride", int(getattr(model, "map_stride", 4)))
     sample_au = "au_index" in tuple(getattr(model, "required_features", ()))
     kwargs.setdefault("sample_au", sample_au)
     return make_pipeline(ds, protocol, image_size, targets=targets, **kwargs)

@@ -58,6 +58,23 @@ def test_contract_shapes_and_dtypes(raw_examples):
         make_pipeline(_ds(raw_examples), PROTOCOL, 128, targets=("boxes",), batch_size=4)
 
 
+def test_map_stride_sets_the_target_map_size(raw_examples):
+    # maps at S/8 for a model with two deconvolution stages (SCC-Heatmap Table 2)
+    ds = make_pipeline(_ds(raw_examples), PROTOCOL, 64, targets=("heatmaps", "roi_maps"),
+                       batch_size=4, map_stride=8)
+    features, targets = next(iter(ds))
+    assert targets["heatmaps"].shape[1:3] == targets["roi_maps"].shape[1:3] == (8, 8)
+    spec = geometry.heatmap_spec(PROTOCOL)
+    expected = targets_lib.heatmap_targets(
+        features["landmarks"], raw_examples["labels"][:4] * raw_examples["label_mask"][:4],
+        spec, image_size=64, map_size=8)
+    np.testing.assert_allclose(targets["heatmaps"].numpy(), np.asarray(expected), atol=1e-4)
+    with pytest.raises(ValueError, match="map_stride"):
+        make_pipeline(_ds(raw_examples), PROTOCOL, 60, batch_size=4, map_stride=8)
+    with pytest.raises(ValueError, match="map_stride"):
+        make_pipeline(_ds(raw_examples), PROTOCOL, 64, batch_size=4, map_stride=0)
+
+
 def test_targets_equal_tfau_targets_without_augmentation(raw_examples):
     ds = make_pipeline(_ds(raw_examples), PROTOCOL, 128, targets=ALL_TARGETS, batch_size=8)
     features, targets = _batches(ds)[0]

@@ -136,6 +136,10 @@ class AUModel(keras.Model):
     required_targets = ("labels", "label_mask")
     required_features = ("image",)
     loss_names = ()
+    # Output stride of the model's maps (image side / map side); models whose maps come out
+    # elsewhere set it from their encoder (``ResNetDeconv``: two deconv stages -> 8). Data code
+    # asks the model (``map_stride``) instead of assuming S/4.
+    map_stride = 4
 
     def __init__(
         self,
@@ -154,7 +158,7 @@ class AUModel(keras.Model):
         self.image_size = int(image_size)
         self.width = float(width)
         self.backbone_weights = backbone_weights
-        self.map_size = self.image_size // 4
+        self.map_size = self.image_size // self.map_stride
         # Features keep their dtype at the model boundary (landmarks stay float32 under a mixed
         # policy, au_index int32); every sub-layer casts for itself.
         self._convert_input_args = False

@@ -16,7 +16,7 @@ from keras import ops
 
 from tfau import aus as aus_lib
 from tfau import geometry
-from tfau.backbones import DEFAULT_HEAD_FILTERS, build_encoder
+from tfau.backbones import DEFAULT_HEAD_FILTERS, build_encoder, encoder_stride
 from tfau.models.base import AUModel, masked_map_mse, register_model
 
 
@@ -68,7 +68,8 @@ class ResNetDeconv(AUModel):
         points through ``tfau.geometry.heatmap_spec``.
       backbone: ``"resnet50"`` (paper), ``"resnet18"`` or ``"hrnetv2_w18"``.
       image_size, width, backbone_weights: see ``build_model``.
-      head_filters: deconvolution filters (official SCC code: 256, 128, 64).
+      head_filters: deconvolution filters, one 4x4/2 stage each (official SCC code: 256, 128,
+        64: maps at S/4; SCC-Heatmap Table 2's two-stage row: e.g. 256, 128, maps at S/8).
       heatmap_scale: heatmap peak for intensity 1 (must match the targets; tfau default 1).
     """
 
@@ -91,6 +92,11 @@ class ResNetDeconv(AUModel):
     ):
         super().__init__(protocol, backbone, image_size, width, backbone_weights, name, **kwargs)
         self.head_filters = tuple(int(f) for f in head_filters)
+        if not self.head_filters:
+            raise ValueError("head_filters must name at least one deconvolution stage")
+        # SCC-Heatmap Table 2: 3 deconv stages -> maps at S/4, 2 stages -> S/8.
+        self.map_stride = encoder_stride(self.backbone_name, self.head_filters)
+        self.map_size = self.image_size // self.map_stride
         self.heatmap_scale = float(heatmap_scale)
         self.spec = geometry.heatmap_spec(self.protocol)
         self.point_au = np.asarray(self.spec.point_au, np.int32)

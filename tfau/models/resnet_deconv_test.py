@@ -76,3 +76,26 @@ def test_model_harness(tmp_path):
         atol=1e-4,
         tmp_path=tmp_path,
     )
+
+
+def test_two_deconv_stages_give_maps_at_stride_8_and_the_pipeline_follows():
+    # SCC-Heatmap Table 2's two-stage row: maps at S/8; data code asks the model for the stride
+    import tensorflow as tf
+
+    from tfau.data import pipeline_for_model
+
+    m = build_model("resnet_deconv", "bp4d_intensity", head_filters=(32, 16),
+                    **{**tu.tiny_kwargs(), "image_size": 64})
+    assert m.map_stride == 8 and m.map_size == 8
+    features, _ = tu.batch(m)
+    assert m(features, training=False)["maps"].shape[1:3] == (8, 8)
+    n = 4
+    raw = tf.data.Dataset.from_tensor_slices({
+        "image": np.zeros((n, 64, 64, 3), np.uint8),
+        "landmarks": tu.landmarks(n, 64),
+        "labels": np.ones((n, 5), np.float32), "label_mask": np.ones((n, 5), np.float32)})
+    x, y = next(iter(pipeline_for_model(raw, m, m.protocol, 64, batch_size=n)))
+    assert y["heatmaps"].shape == (n, 8, 8, m.n_points)
+    assert np.isfinite(float(m.compute_loss(x, y)))
+    with pytest.raises(ValueError, match="head_filters"):
+        build_model("resnet_deconv", "bp4d_intensity", head_filters=(), **tu.tiny_kwargs())

@@ -108,7 +108,8 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
         return data_lib.make_pipeline(
             ds, fd.protocol, s.image_size, targets=targets, batch_size=batch_size,
             training=training, augment=augment, sample_au=sample_au and training, seed=seed,
-            deterministic=s.deterministic, cache=s.cache, heatmap_sigma=s.heatmap_sigma)
+            deterministic=s.deterministic, cache=s.cache, heatmap_sigma=s.heatmap_sigma,
+            map_stride=int(getattr(model, "map_stride", 4)))
 
     train = pipeline(fd.train_split, True, fd.val_subjects, False, s.max_train_examples)
     if int(train.cardinality()) < 0:
@@ -186,26 +187,52 @@ def check_resume(run_dir: str, s: RunSettings) -> None:
             + "). Use another --output_dir, or --allow_changed_hparams to resume anyway.")
 
 
-def evaluate_fold(s: RunSettings, model, fd: FoldData, fold: int, test_fn) -> Dict[str, Any]:
+def evaluation_predictor(model):
+    """``(feature keys, predict(features) -> [B, V * A], names)`` for the held-out evaluation.
+
+    A model may declare ``evaluation_features`` and ``evaluation_outputs(features) -> {name:
+    au [B, A]}`` (several decodings, the first one the reported result: e.g. per-face windows
+    built from ``landmarks`` next to the serving decoder's); otherwise its serving model's
+    ``au`` is evaluated (name ``"serving"``).
+    """
     import tensorflow as tf
 
-    from tfau import metrics as metrics_lib
+    names: List[str] = []
+    if hasattr(model, "evaluation_outputs"):
+        keys = tuple(getattr(model, "evaluation_features", ("image",)))
+        outputs = model.evaluation_outputs
+    else:
+        keys, serving = ("image",), model.serving_model()
 
-    serving = model.serving_model()
+        def outputs(features):
+            return {"serving": serving(features["image"], training=False)["au"]}
 
     @tf.function(reduce_retracing=True)
-    def predict(images):
-        return serving(images, training=False)["au"]
+    def predict(features):
+        out = outputs(features)
+        names[:] = list(out)
+        return tf.concat([tf.cast(out[n], tf.float32) for n in names], axis=1)
+    return keys, predict, names
 
+
+def evaluate_fold(s: RunSettings, model, fd: FoldData, fold: int, test_fn) -> Dict[str, Any]:
+    from tfau import metrics as metrics_lib
+
+    keys, predict, names = evaluation_predictor(model)
     y_true, y_mask, y_pred = metrics_lib.collect_predictions(
-        predict, ((f["image"], t["labels"], t["label_mask"]) for f, t in test_fn()))
-    results = metrics_lib.evaluate(y_true, y_pred, y_mask, fd.protocol)
+        predict, (({k: f[k] for k in keys if k in f}, t["labels"], t["label_mask"])
+                  for f, t in test_fn()))
+    variants = {n: metrics_lib.evaluate(y_true, p, y_mask, fd.protocol)
+                for n, p in zip(names, np.split(y_pred, len(names), axis=1))}
     title = (f"{s.method} on {s.dataset}/{s.config}, "
              + (f"fold {fold} (test {fd.test_split})" if fd.has_folds
                 else f"test split {fd.test_split}")
              + f", {len(y_true)} held-out frames")
-    return {"title": title, "fold": fold if fd.has_folds else None, "results": results,
-            "n_test": int(len(y_true))}
+    out = {"title": title, "fold": fold if fd.has_folds else None,
+           "results": variants[names[0]], "n_test": int(len(y_true))}
+    if len(variants) > 1:  # every decoding in the table, the reported one first
+        out["variants"] = variants
+    return out
 
 
 def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
@@ -253,9 +280,11 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     out.update({"fit_seconds": round(fit_s, 1), "eval_seconds": round(time.time() - t_eval, 1),
                 "seconds": round(time.time() - t_start, 1)})
     if chief:
-        table = metrics_lib.render_table(out["results"], fd.protocol)
+        table = metrics_lib.render_table(out.get("variants", out["results"]), fd.protocol)
+        extra = {k: (json.loads(metrics_lib.results_to_json(v)) if k == "variants" else v)
+                 for k, v in out.items()}
         runs_lib.write_results(run_dir, out["title"], table, out["results"], fd.protocol,
-                               extra=out)
+                               extra=extra)
         print("\n" + out["title"] + "\n" + table + "\n", flush=True)
         if s.export_dir:
             out["saved_model"] = exporting.export_fold(s, model, fd, fold, run_dir, run_info)
