@@ -71,6 +71,14 @@ def test_script_writes_table_results_and_savedmodel(runs, name):
     assert meta["method"] == name and meta["au_names"] == list(protocol.au_names)
     assert meta["image_size"] == 32 and meta["fold"] == 1
     assert ("maps" in meta["outputs"]) == (name in ("scc_heatmap", "resnet_deconv", "roi_gcn"))
+    if name == "roi_gcn":  # issue 11 item 4: per-face windows reported, template beside them
+        from tfau.models.roi_gcn import ROIGCN
+
+        assert list(doc["variants"]) == [ROIGCN.EVAL_LANDMARKS, ROIGCN.EVAL_TEMPLATE]
+        assert doc["variants"][ROIGCN.EVAL_LANDMARKS]["f1"] == res["f1"]
+        assert ROIGCN.EVAL_LANDMARKS in table and ROIGCN.EVAL_TEMPLATE in table
+    else:
+        assert "variants" not in doc
 
 
 def test_re_net_graph_is_the_training_label_correlation(runs, tiny_data_dir):

@@ -231,6 +231,10 @@ class ROIGCN(AUModel):
       au_loss_weights: per-AU weights for Loss0 and Loss1 (Table 4's "weighted loss": inverse
         occurrence rates, see ``inverse_occurrence_weights``), normalised to mean 1; None =
         unweighted.
+      weighted_loss: Table 4's weighted loss from the command line
+        (``--model_option weighted_loss=true``): the trainer derives ``au_loss_weights`` from
+        the training labels (``options_from_labels``). "For both Eq. 4 and Eq. 7, we multiply
+        with inverse occurrence rates before they average over AUs" (section 4.3.2).
     """
 
     supported_tasks = (aus_lib.OCCURRENCE,)
@@ -257,6 +261,7 @@ class ROIGCN(AUModel):
         eac_brows=False,
         positive_decode="max",
         au_loss_weights=None,
+        weighted_loss=False,
         head_filters=DEFAULT_HEAD_FILTERS,
         name=None,
         **kwargs,
@@ -283,6 +288,7 @@ class ROIGCN(AUModel):
                                  f"(one per AU of {self.protocol.name}), got {au_loss_weights!r}")
             au_loss_weights = [float(v) for v in w / w.mean()]
         self.au_loss_weights = au_loss_weights
+        self.weighted_loss = bool(weighted_loss)
         self.head_filters = tuple(int(f) for f in head_filters)
         if self.decode_with_landmarks:
             self.required_features = ("image", "landmarks")
@@ -325,6 +331,14 @@ class ROIGCN(AUModel):
             self.decomposition(phi)
         self._finish_build()
 
+    @classmethod
+    def options_from_labels(cls, labels, label_mask, options):
+        """Table 4: ``au_loss_weights`` = inverse occurrence rates of the training labels when
+        ``weighted_loss`` is set (and no weights were given)."""
+        if not options.get("weighted_loss") or options.get("au_loss_weights") is not None:
+            return {}
+        return {"au_loss_weights": inverse_occurrence_weights(labels, label_mask)}
+
     # -------------------------------------------------------------------------------- forward
 
     def _refine(self, x0, training=None):
@@ -341,6 +355,25 @@ class ROIGCN(AUModel):
         out = {"au": au, "maps": maps, "score": score}
         if self.use_supervision:  # cheap; also gives val_decomposition_loss
             out["decomposition_logits"] = self.decomposition(phi)
+        return out
+
+    # Held-out evaluation (the trainer's generic hook): the paper's decision uses each face's
+    # landmark mask M ("mean(M . R_c^pred) > 0", section 3.3); serving has no landmarks and uses
+    # the template face's windows. Both are evaluated, the paper's first, so the gap is visible.
+    evaluation_features = ("image", "landmarks")
+    EVAL_LANDMARKS = "landmark windows (M, reported)"
+    EVAL_TEMPLATE = "template windows (serving)"
+
+    def evaluation_outputs(self, features):
+        """``{name: au [B, A]}``: decoded with per-face windows from ``features["landmarks"]``
+        (when given) and with the template windows of ``serving_model()``."""
+        x1, _ = self._refine(self.encoder(self._image(features), training=False))
+        maps = ops.cast(self.map_head(x1), "float32")
+        out = {}
+        landmarks = self._feature(features, "landmarks")
+        if landmarks is not None:
+            out[self.EVAL_LANDMARKS] = self.decoder(maps, landmarks)[1]
+        out[self.EVAL_TEMPLATE] = self.decoder(maps)[1]
         return out
 
     def serving_model(self):
@@ -409,6 +442,7 @@ class ROIGCN(AUModel):
             eac_brows=self.eac_brows,
             positive_decode=self.positive_decode,
             au_loss_weights=self.au_loss_weights,
+            weighted_loss=self.weighted_loss,
             head_filters=list(self.head_filters),
         )
         return config

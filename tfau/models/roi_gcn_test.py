@@ -168,3 +168,35 @@ def test_model_harness(tmp_path, model):
         atol=1e-4,
         tmp_path=tmp_path,
     )
+
+
+def test_weighted_loss_option_derives_weights_from_labels():
+    # Table 4 from the command line: --model_option weighted_loss=true.
+    from tfau.models.roi_gcn import ROIGCN
+
+    labels = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 0], [0, 0, 1]], np.float32)
+    derived = ROIGCN.options_from_labels(labels, np.ones_like(labels), {"weighted_loss": True})
+    np.testing.assert_allclose(derived["au_loss_weights"], inverse_occurrence_weights(labels))
+    assert ROIGCN.options_from_labels(labels, None, {}) == {}
+    assert ROIGCN.options_from_labels(labels, None, {"weighted_loss": True,
+                                                     "au_loss_weights": [1, 1, 1]}) == {}
+    assert "weighted_loss" in ROIGCN.option_defaults()
+
+
+def test_evaluation_outputs_landmark_and_template_windows(model):
+    # Issue 11 item 4: evaluation decodes with each face's windows (the paper's M), serving
+    # with the template's; the trainer reports both, the per-face one first.
+    features, _ = tu.batch(model)
+    lm = np.array(features["landmarks"])
+    lm[:, 48:68] += np.array([0.0, 4.0], np.float32)  # mouth and chin moved 4 px (1 map px)
+    features = {**features, "landmarks": lm}
+    outs = model.evaluation_outputs(features)
+    assert list(outs) == [model.EVAL_LANDMARKS, model.EVAL_TEMPLATE]
+    maps = np.asarray(model(features, training=False)["maps"])
+    _, want_lm = model.decoder(maps, lm)
+    _, want_tpl = model.decoder(maps)
+    np.testing.assert_allclose(np.asarray(outs[model.EVAL_LANDMARKS]), want_lm, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(outs[model.EVAL_TEMPLATE]), want_tpl, atol=1e-6)
+    serving = model.serving_model()(features["image"])["au"]
+    np.testing.assert_allclose(np.asarray(outs[model.EVAL_TEMPLATE]), serving, atol=1e-6)
+    assert list(model.evaluation_outputs({"image": features["image"]})) == [model.EVAL_TEMPLATE]

@@ -92,3 +92,29 @@ def _settings():
 
     recipe = get_recipe("g2rl")
     return flags.resolve(recipe, flags.build_parser(recipe).parse_args(["--preset", "tiny"]))
+
+
+def test_evaluation_predictor_uses_the_model_hook_or_serving():
+    import tensorflow as tf
+
+    from tfau.training.trainer import evaluation_predictor
+
+    class Hooked:
+        evaluation_features = ("image", "landmarks")
+
+        def evaluation_outputs(self, features):
+            s = tf.reduce_sum(features["landmarks"], axis=(1, 2))[:, None]
+            return {"per face": tf.tile(s, [1, 3]), "template": tf.zeros_like(tf.tile(s, [1, 3]))}
+
+    class Plain:
+        def serving_model(self):
+            return lambda image, training=False: {"au": tf.reduce_mean(image, (1, 2))}
+
+    feats = {"image": tf.ones((2, 4, 4, 3)), "landmarks": tf.ones((2, 68, 2))}
+    keys, predict, names = evaluation_predictor(Hooked())
+    out = predict({k: feats[k] for k in keys}).numpy()
+    assert keys == ("image", "landmarks") and names == ["per face", "template"]
+    np.testing.assert_allclose(out, np.concatenate([np.full((2, 3), 136.0), np.zeros((2, 3))], 1))
+    keys, predict, names = evaluation_predictor(Plain())
+    np.testing.assert_allclose(predict({"image": feats["image"]}).numpy(), np.ones((2, 3)))
+    assert keys == ("image",) and names == ["serving"]  # names are known once traced
