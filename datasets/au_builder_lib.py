@@ -298,7 +298,8 @@ def _au_of_header(name: str) -> Optional[int]:
 def parse_occurrence_csv(path: epath.Path, aus: Sequence[int],
                          allowed: Iterable[int] = (0, 1, 9),
                          missing_code: Optional[int] = None,
-                         positional: Optional[Sequence[int]] = None) -> Dict[int, np.ndarray]:
+                         positional: Optional[Sequence[int]] = None,
+                         tally: Optional[Tally] = None) -> Dict[int, np.ndarray]:
     """Reads a BP4D / BP4D+ occurrence CSV by header name.
 
     The header names the columns: ``0`` (or ``frame``) is the frame number, every other column
@@ -334,6 +335,8 @@ def parse_occurrence_csv(path: epath.Path, aus: Sequence[int],
                         "columns by position (frame, then AUs %s)", path,
                         lines[header_line][:80], len(header), list(positional))
         frame_col, au_cols, missing = 0, {a: 1 + k for k, a in enumerate(positional)}, []
+        if tally is not None:
+            tally.add("label_files_read_by_position")
         if _as_int(header[0]) is not None and _as_int(header[0]) > 0:
             header_line -= 1  # no header row: the first line is a label row
     if frame_col is None:

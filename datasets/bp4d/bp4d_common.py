@@ -109,15 +109,42 @@ class Bp4dLayout:
             self.occurrence_dir = coding and find_child(coding, "AU_OCC", "AUOCC", is_dir=True)
             self.intensity_dir = coding and find_child(coding, "AU_INT", "AUINT", is_dir=True)
         else:
+            # Public FERA 2015 scripts show the images beside AUCoding
+            # (BP4D/BP4D-training/F001/T1) or one folder deeper (BP4D/BP4D/BP4D-training):
+            # the label folders are looked for at the image root and the folders above it, up
+            # to the manual directory.
             self.image_dirs = [c for c in list_dir(self.root)
-                               if c.is_dir() and normalize(c.name).startswith("bp4d")]
+                               if c.is_dir() and normalize(c.name).startswith("bp4d")
+                               and normalize(c.name) != "bp4dfpoints"]
             self.landmark_dir = None
+            coding = self._near("AUCoding", "AU_Coding")
             self.occurrence_dir = coding and (find_child(coding, "AU_OCC", is_dir=True) or coding)
-            self.intensity_dir = (find_child(self.root, "AUIntensityCodes", is_dir=True,
+            # 'AU Intensity Codes3.0', 'AU-Intensity-Codes3.0', 'BP4D-AUIntensityCodes3.0'.
+            self.intensity_dir = (self._near("AUIntensityCodes", "BP4DAUIntensityCodes",
                                              prefix=True)
                                   or (coding and find_child(coding, "AUIntensityCodes",
                                                             is_dir=True, prefix=True)))
+            self.fpoints_dir = self._near("BP4D-fpoints", "fpoints")
         self._zips: Dict[str, zipfile.ZipFile] = {}
+
+    fpoints_dir: Optional[epath.Path] = None
+
+    def _near(self, *names: str, prefix: bool = False) -> Optional[epath.Path]:
+        """A folder named ``names`` in the dataset root or a folder above it (inside the manual
+        directory)."""
+        folder, top = self.root, str(self.manual_dir).rstrip("/")
+        while True:
+            found = find_child(folder, *names, is_dir=True, prefix=prefix)
+            if found is not None:
+                return found
+            if str(folder).rstrip("/") == top or folder.parent == folder:
+                return None
+            folder = folder.parent
+
+    def __getstate__(self):  # picklable for Beam: open zips stay behind
+        state = dict(self.__dict__)
+        state["_zips"] = {}
+        return state
 
     def describe(self) -> str:
         return f"{self.layout} layout at {self.root}"
@@ -236,83 +263,117 @@ def bp4d_subjects_on_disk(layout: Bp4dLayout, sequences: Iterable[Tuple[str, str
     return subjects
 
 
-def bp4d_generate(layout: Bp4dLayout, subjects: Sequence[str],
-                  labels_of: Mapping[Tuple[str, str], Callable[[Tally], FrameLabels]],
-                  make_face: FaceMaker, tally: Tally) -> Iterator[Tuple[str, dict]]:
-    """Examples of ``subjects`` (sorted), their labelled tasks (sorted) and frames (sorted).
+def sequence_examples(layout: Bp4dLayout, subject: str, task: str,
+                      read_labels: Callable[[Tally], FrameLabels], make_face: FaceMaker,
+                      tally: Tally, images: Optional[Mapping[int, str]] = None
+                      ) -> Iterator[Tuple[str, dict]]:
+    """Examples of one sequence, frames sorted.
 
     A frame is kept when it has both an image and a label (intersection, mismatches logged);
     frames whose every AU is unknown carry no supervision and are skipped (counted).
     Landmark cell i of ``2DFeatures`` belongs to the i-th image of the task in frame order; when
     the counts differ the file is not trusted for that task (logged) and faces are re-detected.
     """
+    where = f"{subject} {task}"
+    labels = read_labels(tally)
+    task_images = images if images is not None else layout.subject_images(subject).get(task, {})
+    if not task_images:
+        logging.warning("%s: labelled but no images; %d labelled frames skipped",
+                        where, len(labels))
+        tally.add("frames_labelled_without_image", len(labels))
+        return
+    if layout.fpoints_dir is not None:
+        tally.add("sequences_fpoints_found_not_used")
+    image_frames = sorted(task_images)
+    landmarks: List[Optional[np.ndarray]] = []
+    lm_file = layout.landmark_file(subject, task)
+    if lm_file is not None:
+        landmarks = read_bp4d_landmarks(lm_file)
+        if len(landmarks) != len(image_frames):
+            logging.warning("%s: %s has %d landmark cells for %d images; landmarks "
+                            "not used for this task (faces re-detected)", where,
+                            lm_file.name, len(landmarks), len(image_frames))
+            tally.add("tasks_landmark_count_mismatch")
+            landmarks = []
+    elif layout.landmark_dir is not None:
+        logging.warning("%s: no landmark file %s_%s.mat; faces re-detected", where,
+                        subject, task)
+        tally.add("tasks_without_landmark_file")
+    landmark_of = dict(zip(image_frames, landmarks))
+    unlabelled = [f for f in labels.frames if f not in task_images]
+    if unlabelled:
+        logging.warning("%s: %d labelled frames have no image (frames %d..%d); using "
+                        "the intersection", where, len(unlabelled), unlabelled[0],
+                        unlabelled[-1])
+        tally.add("frames_labelled_without_image", len(unlabelled))
+    for frame in labels.frames:
+        if frame not in task_images:
+            continue
+        y, mask = labels[frame]
+        if not mask.any():
+            tally.add("skipped_all_unknown")
+            continue
+        image = layout.read_image(subject, task_images[frame])
+        if image is None:
+            tally.add("skipped_unreadable_image")
+            continue
+        face = make_face(image, landmark_of.get(frame))
+        if face is None:
+            continue
+        tally.add("examples")
+        yield f"{subject}_{task}_{frame:05d}", example(face[0], face[1], y, mask,
+                                                       subject, task, frame)
+
+
+def _task_order(task: str) -> int:
+    return int(task[1:])
+
+
+def bp4d_generate(layout: Bp4dLayout, subjects: Sequence[str],
+                  labels_of: Mapping[Tuple[str, str], Callable[[Tally], FrameLabels]],
+                  make_face: FaceMaker, tally: Tally) -> Iterator[Tuple[str, dict]]:
+    """Examples of ``subjects`` (sorted), their labelled tasks (sorted) and frames (sorted), in
+    this process (the builders run :func:`bp4d_units` instead, one unit per sequence)."""
     tasks_of = collections.defaultdict(list)
     for s, t in labels_of:
         tasks_of[s].append(t)
     try:
         for subject in subjects:
             images = layout.subject_images(subject)
-            for task in sorted(tasks_of[subject], key=lambda t: int(t[1:])):
-                where = f"{subject} {task}"
-                labels = labels_of[(subject, task)](tally)
-                task_images = images.get(task, {})
-                if not task_images:
-                    logging.warning("%s: labelled but no images; %d labelled frames skipped",
-                                    where, len(labels))
-                    tally.add("frames_labelled_without_image", len(labels))
-                    continue
-                image_frames = sorted(task_images)
-                landmarks: List[Optional[np.ndarray]] = []
-                lm_file = layout.landmark_file(subject, task)
-                if lm_file is not None:
-                    landmarks = read_bp4d_landmarks(lm_file)
-                    if len(landmarks) != len(image_frames):
-                        logging.warning("%s: %s has %d landmark cells for %d images; landmarks "
-                                        "not used for this task (faces re-detected)", where,
-                                        lm_file.name, len(landmarks), len(image_frames))
-                        tally.add("tasks_landmark_count_mismatch")
-                        landmarks = []
-                elif layout.landmark_dir is not None:
-                    logging.warning("%s: no landmark file %s_%s.mat; faces re-detected", where,
-                                    subject, task)
-                    tally.add("tasks_without_landmark_file")
-                landmark_of = dict(zip(image_frames, landmarks))
-                unlabelled = [f for f in labels.frames if f not in task_images]
-                if unlabelled:
-                    logging.warning("%s: %d labelled frames have no image (frames %d..%d); using "
-                                    "the intersection", where, len(unlabelled), unlabelled[0],
-                                    unlabelled[-1])
-                    tally.add("frames_labelled_without_image", len(unlabelled))
-                for frame in labels.frames:
-                    if frame not in task_images:
-                        continue
-                    y, mask = labels[frame]
-                    if not mask.any():
-                        tally.add("skipped_all_unknown")
-                        continue
-                    image = layout.read_image(subject, task_images[frame])
-                    if image is None:
-                        tally.add("skipped_unreadable_image")
-                        continue
-                    face = make_face(image, landmark_of.get(frame))
-                    if face is None:
-                        continue
-                    tally.add("examples")
-                    yield f"{subject}_{task}_{frame:05d}", example(face[0], face[1], y, mask,
-                                                                   subject, task, frame)
+            for task in sorted(tasks_of[subject], key=_task_order):
+                yield from sequence_examples(layout, subject, task, labels_of[(subject, task)],
+                                             make_face, tally, images.get(task, {}))
     finally:
         layout.close()
         tally.log()
+
+
+def _sequence_unit(layout: Bp4dLayout, subject: str, task: str,
+                   read_labels: Callable[[Tally], FrameLabels], redetect: bool,
+                   tally: Tally) -> Iterator[Tuple[str, dict]]:
+    make_face = FaceMaker("bp4d49", tally, redetect=redetect)
+    yield from sequence_examples(layout, subject, task, read_labels, make_face, tally)
+
+
+def bp4d_units(plan: "Bp4dPlan", subjects: Sequence[str], config: "Bp4dConfig") -> list:
+    """Build units (``build_lib.Unit``), one per labelled sequence of ``subjects``."""
+    units = []
+    for subject in subjects:
+        tasks = sorted((t for s, t in plan.labels_of if s == subject), key=_task_order)
+        for task in tasks:
+            units.append((f"{subject}/{task}", functools.partial(
+                _sequence_unit, plan.layout, subject, task, plan.labels_of[(subject, task)],
+                config.redetect)))
+    return units
 
 
 _INTENSITY_CODES = (0, 1, 2, 3, 4, 5, 9)
 
 
 def _occurrence_labels(path: epath.Path, protocol: aus_lib.Protocol, missing_code: Optional[int],
-                       tally: Tally) -> FrameLabels:
-    del tally
-    return from_rows(parse_occurrence_csv(path, protocol.aus, missing_code=missing_code),
-                     protocol)
+                       positional: Optional[Sequence[int]], tally: Tally) -> FrameLabels:
+    return from_rows(parse_occurrence_csv(path, protocol.aus, missing_code=missing_code,
+                                          positional=positional, tally=tally), protocol)
 
 
 def _intensity_labels(files: Mapping[int, epath.Path], protocol: aus_lib.Protocol, where: str,
@@ -321,14 +382,19 @@ def _intensity_labels(files: Mapping[int, epath.Path], protocol: aus_lib.Protoco
     return combine_per_au(per_au, protocol, tally, where)
 
 
-def bp4d_label_readers(layout: Bp4dLayout, protocol: aus_lib.Protocol
+def bp4d_label_readers(layout: Bp4dLayout, protocol: aus_lib.Protocol,
+                       positional: Optional[Sequence[int]] = None
                        ) -> Dict[Tuple[str, str], Callable[[Tally], FrameLabels]]:
-    """{(subject, task): reader(tally) -> FrameLabels} for every labelled sequence on disk."""
+    """{(subject, task): reader(tally) -> FrameLabels} for every labelled sequence on disk.
+
+    ``positional``: the AU of each occurrence column after the frame column, for the fallback
+    to reading by position (``parse_occurrence_csv``)."""
     if protocol.task == aus_lib.OCCURRENCE:
         # FERA 2015 coded 11 of BP4D's 12 occurrence AUs (not AU24): a column missing from the
         # FERA package's files is masked (logged); in the Binghamton release it is an error.
         missing_code = protocol.unknown_label if layout.layout == FERA2015 else None
-        return {seq: functools.partial(_occurrence_labels, path, protocol, missing_code)
+        return {seq: functools.partial(_occurrence_labels, path, protocol, missing_code,
+                                       positional)
                 for seq, path in sorted(layout.occurrence_files().items())}
     return {seq: functools.partial(_intensity_labels, files, protocol, f"{seq[0]} {seq[1]}")
             for seq, files in sorted(layout.intensity_files(protocol.aus).items())}
@@ -344,11 +410,15 @@ class Bp4dConfig(tfds.core.BuilderConfig):
       layout: ``auto`` (detect), ``binghamton`` (zips + 2DFeatures) or ``fera2015``.
       redetect: re-detect faces with dlib where the source has no landmarks (empty 2DFeatures
         cells; every frame of the FERA 2015 package); off: such frames are skipped (counted).
+      occurrence_columns: the AUs of the occurrence CSV's columns after the frame column, in
+        file order; when a header does not name the AUs expected but has exactly this many
+        columns + 1, columns are read by position (logged). Empty: by header name only.
     """
 
     protocol: str = "bp4d_occurrence"
     layout: str = "auto"
     redetect: bool = True
+    occurrence_columns: Tuple[int, ...] = ()
 
     def get_protocol(self) -> aus_lib.Protocol:
         return aus_lib.get_protocol(self.protocol)
@@ -370,7 +440,13 @@ class Bp4dPlan:
         if layout.layout == FERA2015 and not config.redetect:
             raise ValueError(f"{dataset}: the FERA 2015 package has no landmarks, so every face "
                              "must be detected: use a config with redetect=True")
-        labels_of = bp4d_label_readers(layout, config.get_protocol())
+        if layout.fpoints_dir is not None:
+            logging.warning("%s: found %s: the format of the FERA 2015 landmark files is not "
+                            "public and is not recognised with confidence here, so they are "
+                            "not used; every face is re-detected with dlib", dataset,
+                            layout.fpoints_dir)
+        labels_of = bp4d_label_readers(layout, config.get_protocol(),
+                                       config.occurrence_columns or None)
         labelled = bp4d_subjects_on_disk(layout, labels_of)
         image_only = sorted(set(layout.image_subjects()) - set(labelled))
         if image_only:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow_datasets as tfds
 
-from tfau_datasets import au_builder_lib as lib
+from tfau_datasets import build_lib
 from tfau_datasets.bp4d import bp4d_common
 from tfau_datasets import common
 
@@ -19,29 +19,22 @@ BP4D is licensed: request it from Binghamton University
 you received in the manual directory (or pass --manual_dir), the dataset root at most two folder
 levels down. Either layout works (detected):
 
-  Binghamton release                          FERA 2015 package (no landmarks: dlib detects faces)
+  Binghamton release                          FERA 2015 package (dlib detects every face)
   <root>/2D+3D/F001.zip  (F001/T1/0000.jpg)    <root>/BP4D-training/F001/T1/0000.jpg
-  <root>/2DFeatures/F001_T1.mat                <root>/AUCoding/F001_T1.csv
-  <root>/AUCoding/AU_OCC/F001_T1.csv           <root>/AU Intensity Codes3.0/AU06/F001_T1_AU06.csv
-  <root>/AUCoding/AU_INT/AU06/F001_T1_AU06.csv
+  <root>/2DFeatures/F001_T1.mat                  (or one folder deeper: <root>/BP4D/BP4D-training)
+  <root>/AUCoding/AU_OCC/F001_T1.csv           <root>/AUCoding/F001_T1.csv
+  <root>/AUCoding/AU_INT/AU06/F001_T1_AU06.csv <root>/AU Intensity Codes3.0/AU06/F001_T1_AU06.csv
+                                                 (or AU-Intensity-Codes3.0, BP4D-AUIntensityCodes3.0)
+                                               <root>/BP4D-fpoints (found, reported, not used)
 
 Names are matched case-insensitively; a subset of the 41 subjects is fine.
-"""
-
-_CITATION = """\
-@article{zhang2014bp4d,
-  title={{BP4D-Spontaneous}: a high-resolution spontaneous 3D dynamic facial expression database},
-  author={Zhang, Xing and Yin, Lijun and Cohn, Jeffrey F. and Canavan, Shaun and Reale, Michael
-          and Horowitz, Andy and Liu, Peng and Girard, Jeffrey M.},
-  journal={Image and Vision Computing}, volume={32}, number={10}, pages={692--706}, year={2014}
-}
 """
 
 FOLD_SPLITS = dict(zip(common.FOLD_SPLITS, common.BP4D_FOLDS))
 FERA_SPLITS = {"train": common.BP4D_FERA_TRAIN, "devel": common.BP4D_FERA_DEVEL}
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(build_lib.BuilderMixin, tfds.core.GeneratorBasedBuilder):
     """BP4D aligned faces with AU occurrence (12 AUs) or intensity (5 AUs) labels."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -60,7 +53,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return self.dataset_info_from_configs(
             features=common.example_features(self.builder_config.get_protocol()),
             homepage="https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html",
-            citation=_CITATION,
+            metadata=tfds.core.MetadataDict(),
         )
 
     def _splits(self):
@@ -76,6 +69,4 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 for split, subjects in plan.members.items()}
 
     def _generate_examples(self, plan: bp4d_common.Bp4dPlan, subjects, split: str = ""):
-        tally = lib.Tally(f"bp4d/{self.builder_config.name} {split}")
-        make_face = lib.FaceMaker("bp4d49", tally, redetect=self.builder_config.redetect)
-        yield from bp4d_common.bp4d_generate(plan.layout, subjects, plan.labels_of, make_face, tally)
+        return self._run_units(split, bp4d_common.bp4d_units(plan, subjects, self.builder_config))

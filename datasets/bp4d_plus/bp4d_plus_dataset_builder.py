@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow_datasets as tfds
 
-from tfau_datasets import au_builder_lib as lib
+from tfau_datasets import build_lib
 from tfau_datasets.bp4d import bp4d_common
 from tfau_datasets import common
 
@@ -25,20 +25,15 @@ most two folder levels down:
 Names are matched case-insensitively; a subset of the 140 subjects is fine.
 """
 
-_CITATION = """\
-@inproceedings{zhang2016multimodal,
-  title={Multimodal Spontaneous Emotion Corpus for Human Behavior Analysis},
-  author={Zhang, Zheng and Girard, Jeffrey M. and Wu, Yue and Zhang, Xing and Liu, Peng and
-          Ciftci, Umur and Canavan, Shaun and Reale, Michael and Horowitz, Andy and Yang, Huiyuan
-          and Cohn, Jeffrey F. and Ji, Qiang and Yin, Lijun},
-  booktitle={CVPR}, pages={3438--3446}, year={2016}
-}
-"""
-
 FOLD_SPLITS = dict(zip(common.FOLD_SPLITS, common.BP4D_PLUS_FOLDS))
+# The 34 AU columns of BP4D+'s AUCoding/AU_OCC files after the frame column, in file order.
+# Public readers index them by position (frame, then these AUs); we read by header name and
+# fall back to these positions (logged) when a header does not name the AUs.
+OCCURRENCE_COLUMNS = (1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23,
+                      24, 25, 26, 27, 28, 32, 38, 39, 43, 45, 46, 53, 54, 55)
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(build_lib.BuilderMixin, tfds.core.GeneratorBasedBuilder):
     """BP4D+ aligned faces with 12-AU occurrence labels."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -46,6 +41,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
     BUILDER_CONFIGS = [
         bp4d_common.Bp4dConfig(name="occurrence", protocol="bp4d_plus_occurrence", layout=bp4d_common.BINGHAMTON,
+                       occurrence_columns=OCCURRENCE_COLUMNS,
                        description="12 AUs (as BP4D), occurrence 0/1 (9 = not coded -> "
                        "label_mask 0); splits fold1-3 (common.BP4D_PLUS_FOLDS)"),
     ]
@@ -54,7 +50,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         return self.dataset_info_from_configs(
             features=common.example_features(self.builder_config.get_protocol()),
             homepage="https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html",
-            citation=_CITATION,
+            metadata=tfds.core.MetadataDict(),
         )
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
@@ -64,6 +60,4 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 for split, subjects in plan.members.items()}
 
     def _generate_examples(self, plan: bp4d_common.Bp4dPlan, subjects, split: str = ""):
-        tally = lib.Tally(f"bp4d_plus/{self.builder_config.name} {split}")
-        make_face = lib.FaceMaker("bp4d49", tally, redetect=self.builder_config.redetect)
-        yield from bp4d_common.bp4d_generate(plan.layout, subjects, plan.labels_of, make_face, tally)
+        return self._run_units(split, bp4d_common.bp4d_units(plan, subjects, self.builder_config))
