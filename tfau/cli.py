@@ -37,323 +37,261 @@ VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", 
 
 
 # ------------------------------------------------------------------------------------------------
-# predict
+# predict: a thin layer over tfau.detector.Detector
 
 
-def _natural_key(name: str):
-    import re
-
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
-def classify_input(path: str) -> str:
-    """``folder``, ``video``, ``image`` or ``missing``."""
-    if os.path.isdir(path):
-        return "folder"
-    if not os.path.exists(path):
-        return "missing"
-    ext = os.path.splitext(path)[1].lower()
-    if ext in VIDEO_EXTS:
-        return "video"
-    return "image"
-
-
-class InputError(Exception):
-    """An input that cannot be read (reported and skipped)."""
-
-
-def iter_frames(path: str, kind: str) -> Tuple[Optional[int], Iterator[Tuple[int, float, str,
-                                                                             np.ndarray]]]:
-    """(frame count or None, iterator of (frame number from 1, timestamp s, file, RGB uint8))."""
-    if kind == "video":
-        import cv2
-
-        cap = cv2.VideoCapture(path)
-        if not cap.isOpened():
-            raise InputError("OpenCV cannot open it as a video")
-        ok, first = cap.read()
-        if not ok or first is None:
-            cap.release()
-            raise InputError("no frame could be decoded")
-        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
-
-        def gen():
-            frame, n = first, 0
-            try:
-                while frame is not None:
-                    n += 1
-                    ts = (n - 1) / fps if fps > 0 else cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-                    yield n, float(ts), "", cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                    ok, frame = cap.read()
-                    if not ok:
-                        break
-            finally:
-                cap.release()
-
-        return total, gen()
-    if kind == "folder":
-        files = sorted((f for f in os.listdir(path)
-                        if f.lower().endswith(IMAGE_EXTS) and os.path.isfile(os.path.join(path, f))),
-                       key=_natural_key)
-        if not files:
-            raise InputError("the folder holds no image files")
-
-        def gen():
-            for i, name in enumerate(files, 1):
-                try:
-                    image = _load_image(os.path.join(path, name))
-                except InputError:
-                    image = None
-                yield i, 0.0, name, image
-
-        return len(files), gen()
-    image = _load_image(path)
-    return 1, iter([(1, 0.0, "", image)])
-
-
-def _load_image(path: str) -> np.ndarray:
-    try:
-        from tfau import face as face_lib
-
-        image = face_lib.load_image(path)
-    except Exception as e:  # noqa: BLE001 - any decoder failure means "unreadable"
-        raise InputError(f"cannot read image: {e}") from None
-    if image is None or getattr(image, "ndim", 0) != 3:
-        raise InputError("cannot read image")
-    return image
-
-
-def csv_columns(au_names: Sequence[str], task: str, folder: bool) -> List[str]:
-    cols = ["frame"] + (["file"] if folder else []) + ["face_id", "timestamp", "confidence",
-                                                       "success"]
-    if task == "intensity":
-        cols += [f"{n}_r" for n in au_names] + [f"{n}_c" for n in au_names]
-    else:
-        cols += [f"{n}_c" for n in au_names] + [f"{n}_p" for n in au_names]
-    return cols
-
-
-def au_fields(au: np.ndarray, au_names: Sequence[str], task: str,
-              presence_threshold: float) -> Dict[str, str]:
-    """The AU cells of one face row."""
-    out = {}
-    if task == "intensity":
-        r = np.clip(au.astype(np.float64), 0.0, 5.0)
-        for n, v in zip(au_names, r):
-            out[f"{n}_r"] = f"{v:.3f}"
-        for n, v in zip(au_names, r):
-            out[f"{n}_c"] = "1" if v >= presence_threshold else "0"
-    else:
-        p = np.clip(au.astype(np.float64), 0.0, 1.0)
-        for n, v in zip(au_names, p):
-            out[f"{n}_c"] = "1" if v >= 0.5 else "0"
-        for n, v in zip(au_names, p):
-            out[f"{n}_p"] = f"{v:.4f}"
-    return out
-
-
-def overlay_image(face: np.ndarray, maps: np.ndarray) -> np.ndarray:
-    """Aligned face (RGB) with the max over map channels as a JET heatmap, RGB uint8."""
-    import cv2
-
-    m = np.max(np.maximum(maps.astype(np.float32), 0.0), axis=-1)
-    peak = float(m.max())
-    m = m / peak if peak > 1e-6 else m
-    h, w = face.shape[:2]
-    m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
-    color = cv2.applyColorMap(np.clip(m * 255, 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
-    color = cv2.cvtColor(color, cv2.COLOR_BGR2RGB)
-    alpha = (0.6 * m)[..., None]
-    return np.clip(face * (1 - alpha) + color * alpha, 0, 255).astype(np.uint8)
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that the summary is still printed."""
 
 
 class _Stats:
     def __init__(self):
         self.inputs = 0
         self.failed: List[Tuple[str, str]] = []
+        self.unreadable: List[Tuple[str, str]] = []  # files inside folders, bad video frames
         self.frames = 0
         self.faces = 0
         self.no_face = 0
         self.csvs: List[str] = []
+        self.overlays: List[str] = []
+        self.interrupted = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.unreadable or self.interrupted)
 
 
-def _unique_csv(output: str, path: str, used: set) -> str:
+def _unique_stem(output: str, path: str, used: set) -> str:
     stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0] or "input"
     name, k = stem, 1
     while name in used:
         k += 1
         name = f"{stem}_{k}"
     used.add(name)
-    return os.path.join(output, name + ".csv")
+    return os.path.join(output, name)
 
 
-def predict_inputs(inputs: Sequence[str], model: str, output: str, batch_size: int = 32,
+def _tmp_name(path: str) -> str:
+    """A temporary name in the same folder (renamed to ``path`` when complete)."""
+    folder, base = os.path.split(path)
+    return os.path.join(folder, f".{base}.part-{os.getpid()}")
+
+
+def _remove(path: Optional[str]) -> None:
+    if path and os.path.lexists(path):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+        except OSError:
+            pass
+
+
+def _predict_one(detector, path: str, kind: str, stem: str, stats: _Stats, *, every: int,
+                 overlay: bool, plot: bool, progress: Optional[bool], log) -> None:
+    """One input -> ``<stem>.csv`` (written under a temporary name, renamed when complete)."""
+    from tfau import detector as det_lib
+
+    def warn(message):
+        log(f"[tfau] warning: {message}", file=sys.stderr)
+
+    folder = kind == "folder"
+    columns = detector.columns(folder)
+    csv_path = stem + ".csv"
+    tmp = _tmp_name(csv_path)
+    writer = None
+    show = progress if progress is not None else kind in ("video", "folder")
+    n_frames, n_faces, seen_frames = 0, 0, set()
+    want_faces = overlay or plot
+    keep: List = []
+    try:
+        with open(tmp, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(columns)
+            for item in detector.iter_rows(path, kind=kind, every=every, progress=show,
+                                           keep_faces=want_faces, warn=warn):
+                row = item.row
+                if row["frame"] not in seen_frames:
+                    seen_frames.add(row["frame"])
+                    n_frames += 1
+                if row["success"]:
+                    n_faces += 1
+                elif row["status"] in ("unreadable", "bad_frame"):
+                    where = (os.path.join(path, row["file"]) if folder
+                             else f"{path} frame {row['frame']}")
+                    stats.unreadable.append((where, row["status"]))
+                else:
+                    stats.no_face += 1
+                out.writerow([det_lib.format_value(c, row.get(c)) for c in columns])
+                if want_faces:
+                    writer = _draw(detector, path, kind, stem, item, keep, writer, overlay, stats)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, csv_path)
+        tmp = None
+        if writer is not None:
+            writer.close()
+            stats.overlays.append(writer.path)
+            writer = None
+        stats.csvs.append(csv_path)
+        stats.frames += n_frames
+        stats.faces += n_faces
+        if plot:
+            _plot_input(detector, path, kind, stem, csv_path, keep, stats, log)
+        log(f"[tfau] {path}: {n_frames} frame(s), {n_faces} face(s) -> {csv_path}")
+    finally:
+        _remove(tmp)
+        if writer is not None:
+            writer.abort()
+
+
+def _draw(detector, path, kind, stem, item, keep, writer, overlay, stats):
+    """Overlay of one row (one annotated frame per frame; a video for a video input)."""
+    from tfau import plots
+
+    if item.row["success"] and len(keep) < 1:
+        keep.append(item)  # the first face: the per-face figure of --plot
+    if not overlay:
+        return writer
+    if writer is None:
+        writer = plots.OverlayWriter(stem, kind, detector.au_names, detector.task,
+                                     detector.metadata, source=path)
+    writer.add(item)
+    return writer
+
+
+def _plot_input(detector, path, kind, stem, csv_path, keep, stats, log) -> None:
+    from tfau import detector as det_lib
+    from tfau import plots
+
+    df = det_lib.read_results(csv_path)
+    if kind == "video" or kind == "folder":
+        target = plots.save(plots.au_timeseries(df, detector.au_names, detector.task),
+                            stem + "_timeseries.png")
+        stats.overlays.append(target)
+    if keep and kind not in ("video",):
+        first = keep[0]
+        image = plots.source_image(path, kind, first.row)
+        if image is not None:
+            target = plots.save(plots.face_figure(image, first.row, detector.au_names,
+                                                  detector.task), stem + "_face.png")
+            stats.overlays.append(target)
+
+
+def predict_inputs(inputs: Sequence[str], model, output: str, batch_size: int = 32,
                    overlay: bool = False, presence_threshold: float = 1.0,
-                   progress: Optional[bool] = None, aligner=None, log=print) -> _Stats:
-    """Runs ``tfau predict`` (the CLI and the Python API share this)."""
+                   progress: Optional[bool] = None, aligner=None, log=print,
+                   threshold: Optional[float] = None, every: int = 1, plot: bool = False,
+                   stats: Optional[_Stats] = None) -> _Stats:
+    """Runs ``tfau predict``: one CSV per input (see the module docstring).
+
+    One input's failure (unreadable, a write error, a crash) is recorded in the returned stats
+    and the next input goes on; Ctrl-C / SIGTERM stop the run after removing the incomplete
+    CSV (``stats.interrupted``). CSVs are written under a temporary name and renamed when
+    complete, so a final name never holds a truncated file.
+    """
+    from tfau import detector as det_lib
+    from tfau import face as face_lib
+
+    stats = stats if stats is not None else _Stats()
+    kwargs = {"presence_threshold": presence_threshold, "batch_size": batch_size}
+    if threshold is not None:
+        kwargs["threshold"] = threshold
     from tfau import export as export_lib
 
-    predictor = export_lib.load(model)
-    if aligner is None:
-        from tfau import face as face_lib
-
-        aligner = face_lib.FaceAligner()
-    names, task = predictor.au_names, predictor.task
+    try:
+        detector = det_lib.Detector(model, aligner=aligner, **kwargs)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"--model: {e}") from None
+    except export_lib.ModelError as e:
+        raise export_lib.ModelError(f"--model: {e}") from None
+    if detector.synthetic:
+        log(f"[tfau] note: {det_lib.SYNTHETIC_NOTE}.", file=sys.stderr)
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise NotADirectoryError(f"--output {output} exists and is not a folder")
     os.makedirs(output, exist_ok=True)
-    stats = _Stats()
     used: set = set()
+    del face_lib
     for path in inputs:
         stats.inputs += 1
-        kind = classify_input(path)
+        kind = det_lib.classify_input(path)
         if kind == "missing":
             stats.failed.append((path, "no such file or folder"))
             log(f"[tfau] skipped {path}: no such file or folder", file=sys.stderr)
             continue
+        stem = _unique_stem(output, path, used)
         try:
-            total, frames = iter_frames(path, kind)
-        except InputError as e:
+            _predict_one(detector, path, kind, stem, stats, every=every, overlay=overlay,
+                         plot=plot, progress=progress, log=log)
+        except KeyboardInterrupt as e:
+            stats.interrupted = "SIGTERM" if isinstance(e, Interrupted) else "Ctrl-C"
+            stats.failed.append((path, f"interrupted ({stats.interrupted}); no CSV written"))
+            break
+        except det_lib.InputError as e:
             stats.failed.append((path, str(e)))
             log(f"[tfau] skipped {path}: {e}", file=sys.stderr)
-            continue
-        csv_path = _unique_csv(output, path, used)
-        overlay_dir = os.path.splitext(csv_path)[0] + "_overlay" if overlay else None
-        if overlay_dir:
-            os.makedirs(overlay_dir, exist_ok=True)
-        folder = kind == "folder"
-        columns = csv_columns(names, task, folder)
-        show = progress if progress is not None else (total or 0) > 1
-        bar = None
-        if show:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, desc=os.path.basename(os.path.normpath(path)), unit="frame",
-                       file=sys.stderr, leave=False)
-        n_frames_before, n_faces_before = stats.frames, stats.faces
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns, restval="")
-            writer.writeheader()
-            pending: List[Tuple[dict, Optional[np.ndarray], Optional[str]]] = []
-
-            def flush():
-                faces = [(row, img) for row, img, _ in pending if img is not None]
-                if faces:
-                    batch = np.stack([img for _, img in faces]).astype(np.uint8)
-                    out = {}
-                    for start in range(0, len(batch), batch_size):
-                        part = predictor.predict(batch[start:start + batch_size])
-                        for k, v in part.items():
-                            out.setdefault(k, []).append(v)
-                    out = {k: np.concatenate(v) for k, v in out.items()}
-                    for i, (row, img) in enumerate(faces):
-                        row.update(au_fields(out["au"][i], names, task, presence_threshold))
-                        if overlay_dir and "maps" in out:
-                            _write_overlay(overlay_dir, row, img, out["maps"][i])
-                for row, _, _ in pending:
-                    writer.writerow(row)
-                pending.clear()
-
-            for number, ts, file, image in frames:
-                stats.frames += 1
-                base = {"frame": number, "timestamp": f"{ts:.3f}"}
-                if folder:
-                    base["file"] = file
-                result = aligner.align(image) if image is not None else None
-                faces = list(result.faces) if result is not None and result.success else []
-                if not faces:
-                    stats.no_face += 1
-                    pending.append(({**base, "face_id": 0, "confidence": "0", "success": 0},
-                                    None, None))
-                for face_id, face in enumerate(faces):
-                    stats.faces += 1
-                    pending.append(({**base, "face_id": face_id,
-                                     "confidence": f"{float(face.confidence):.3f}", "success": 1},
-                                    np.asarray(face.image), None))
-                if sum(1 for p in pending if p[1] is not None) >= batch_size:
-                    flush()
-                if bar is not None:
-                    bar.update(1)
-            flush()
-        if bar is not None:
-            bar.close()
-        stats.csvs.append(csv_path)
-        log(f"[tfau] {path}: {stats.frames - n_frames_before} frame(s), "
-            f"{stats.faces - n_faces_before} face(s) -> {csv_path}")
+        except Exception as e:  # noqa: BLE001 - isolate the failure to this input
+            why = f"{type(e).__name__}: {str(e).strip()[:300]}"
+            if isinstance(e, OSError) and e.strerror:
+                why = f"cannot write its output ({e.strerror}{': ' + e.filename if e.filename else ''})"
+            stats.failed.append((path, why))
+            log(f"[tfau] failed {path}: {why}", file=sys.stderr)
     return stats
 
 
-def _write_overlay(folder: str, row: dict, face: np.ndarray, maps: np.ndarray) -> None:
-    import cv2
-
-    img = overlay_image(face, maps)
-    name = f"frame{int(row['frame']):06d}_face{int(row['face_id'])}.png"
-    cv2.imwrite(os.path.join(folder, name), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+def _print_summary(stats: _Stats, output: str, seconds: float) -> None:
+    print(f"[tfau] summary: {stats.inputs} input(s), {len(stats.csvs)} CSV(s), "
+          f"{stats.frames} frame(s), {stats.faces} face(s), {stats.no_face} frame(s) without a "
+          f"face, {len(stats.unreadable)} unreadable file(s)/frame(s), {len(stats.failed)} failed "
+          f"input(s), {seconds:.1f}s -> {output}", flush=True)
+    if stats.interrupted:
+        print(f"[tfau]   interrupted by {stats.interrupted}: the inputs after the last CSV were "
+              "not processed", flush=True)
+    for where, status in stats.unreadable[:50]:
+        print(f"[tfau]   {status}: {where}", flush=True)
+    if len(stats.unreadable) > 50:
+        print(f"[tfau]   ... and {len(stats.unreadable) - 50} more (status column)", flush=True)
+    for path, why in stats.failed:
+        print(f"[tfau]   failed: {path}: {why}", flush=True)
 
 
 def cmd_predict(args) -> int:
-    if args.batch_size < 1:
-        raise SystemExit("--batch_size must be >= 1")
+    import signal
+
+    def on_term(signum, frame):
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     t0 = time.time()
-    stats = predict_inputs(args.inputs, args.model, args.output, batch_size=args.batch_size,
-                           overlay=args.overlay, presence_threshold=args.presence_threshold,
-                           progress=None if not args.no_progress else False)
-    dt = time.time() - t0
-    print(f"[tfau] summary: {stats.inputs} input(s), {len(stats.csvs)} CSV(s), "
-          f"{stats.frames} frame(s), {stats.faces} face(s), {stats.no_face} frame(s) without a "
-          f"face, {len(stats.failed)} failed input(s), {dt:.1f}s -> {args.output}")
-    for path, why in stats.failed:
-        print(f"[tfau]   failed: {path}: {why}")
-    return 1 if stats.failed else 0
+    stats = _Stats()
+    try:
+        predict_inputs(args.inputs, args.model, args.output, batch_size=args.batch_size,
+                       overlay=args.overlay, presence_threshold=args.presence_threshold,
+                       progress=None if not args.no_progress else False,
+                       threshold=args.threshold, every=args.every, plot=args.plot, stats=stats)
+    except KeyboardInterrupt as e:
+        stats.interrupted = stats.interrupted or ("SIGTERM" if isinstance(e, Interrupted)
+                                                  else "Ctrl-C")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if stats.inputs or stats.interrupted:
+            _print_summary(stats, args.output, time.time() - t0)
+    if stats.interrupted:
+        return 130
+    return 0 if stats.ok else 1
 
 
 # ------------------------------------------------------------------------------------------------
 # evaluate
 
 
-def bar_plot(values: Dict[str, float], title: str, path: str, *, ylabel: str,
-             ymax: Optional[float] = None, width: int = 900, height: int = 480) -> str:
-    """A per-AU bar chart (plus the average) drawn with OpenCV, saved as PNG."""
-    import cv2
-
-    names = list(values)
-    vals = [float(values[n]) if values[n] is not None else float("nan") for n in names]
-    finite = [v for v in vals if np.isfinite(v)]
-    top = ymax if ymax is not None else max([1e-6] + [abs(v) for v in finite]) * 1.15
-    bottom = min([0.0] + finite)
-    img = np.full((height, width, 3), 255, np.uint8)
-    left, right, up, down = 60, 20, 50, 60
-    ph, pw = height - up - down, width - left - right
-
-    def y_of(v):
-        return int(up + ph * (top - v) / (top - bottom))
-
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(img, title, (left, 30), font, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-    for t in np.linspace(bottom, top, 6):
-        y = y_of(t)
-        cv2.line(img, (left, y), (width - right, y), (225, 225, 225), 1)
-        cv2.putText(img, f"{t:.2f}", (5, y + 4), font, 0.4, (80, 80, 80), 1, cv2.LINE_AA)
-    cv2.putText(img, ylabel, (5, up - 10), font, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
-    slot = pw / max(1, len(names))
-    for i, (n, v) in enumerate(zip(names, vals)):
-        x0 = int(left + i * slot + slot * 0.15)
-        x1 = int(left + (i + 1) * slot - slot * 0.15)
-        color = (60, 60, 200) if n.lower() == "avg" else (180, 120, 40)
-        if np.isfinite(v):
-            cv2.rectangle(img, (x0, y_of(max(v, 0))), (x1, y_of(min(v, 0))), color, -1)
-            cv2.putText(img, f"{v:.2f}", (x0, y_of(max(v, 0)) - 5), font, 0.38, (0, 0, 0), 1,
-                        cv2.LINE_AA)
-        cv2.putText(img, n, (x0, height - down + 20), font, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.line(img, (left, y_of(0)), (width - right, y_of(0)), (0, 0, 0), 1)
-    if not cv2.imwrite(path, img):
-        raise OSError(f"could not write {path}")
-    return path
-
-
 def evaluate_model(model: str, dataset: str, config: str, split: str,
                    data_dir: Optional[str] = None, batch_size: int = 64,
                    max_examples: Optional[int] = None, output: Optional[str] = None,
-                   log=print) -> dict:
+                   log=print, progress: bool = False) -> dict:
     """Evaluates a SavedModel on a TFDS split; writes table/JSON/plot when ``output`` is set."""
     import tensorflow as tf
 
@@ -379,10 +317,27 @@ def evaluate_model(model: str, dataset: str, config: str, split: str,
         ds = ds.take(max_examples)
     ds = ds.map(lambda ex: (ex["image"], ex["labels"], ex["label_mask"])).batch(batch_size)
     ys, ms, ps = [], [], []
+    total = max_examples
+    if total is None:
+        try:
+            total = int(ds.cardinality().numpy())
+        except Exception:  # noqa: BLE001 - unknown size
+            total = None
+        total = total if total and total > 0 else None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=f"evaluate {split}", unit="frame", file=sys.stderr,
+                   leave=False)
     for images, labels, mask in ds:
         ps.append(predictor.predict(images.numpy().astype(np.uint8))["au"])
         ys.append(labels.numpy()[:, cols])
         ms.append(mask.numpy()[:, cols])
+        if bar is not None:
+            bar.update(len(ys[-1]))
+    if bar is not None:
+        bar.close()
     if not ys:
         raise SystemExit(f"split {split!r} of {dataset}/{config} is empty")
     y, m, p = np.concatenate(ys), np.concatenate(ms), np.concatenate(ps)
@@ -401,11 +356,11 @@ def evaluate_model(model: str, dataset: str, config: str, split: str,
             f.write(f"# {title}\n\n{table}")
         with open(os.path.join(output, stem + ".json"), "w") as f:
             f.write(metrics_lib.results_to_json(results))
-        key = "icc" if model_protocol.task == aus_lib.INTENSITY else "f1"
-        values = {n: results[key][n] for n in model_protocol.au_names}
-        values["Avg"] = results[key]["avg"]
-        plot = bar_plot(values, title, os.path.join(output, f"{stem}_{key}.png"),
-                        ylabel="ICC" if key == "icc" else "F1", ymax=1.0)
+        from tfau import plots
+
+        plot = plots.save(plots.evaluation_figure(results, list(model_protocol.au_names),
+                                                  title=title),
+                          os.path.join(output, f"{stem}_metrics.png"))
         log(f"[tfau] wrote {os.path.join(output, stem)}.md/.json and {plot}")
     del tf
     return results
@@ -413,7 +368,38 @@ def evaluate_model(model: str, dataset: str, config: str, split: str,
 
 def cmd_evaluate(args) -> int:
     evaluate_model(args.model, args.dataset, args.config, args.split, args.data_dir,
-                   args.batch_size, args.max_examples, args.output)
+                   args.batch_size, args.max_examples, args.output,
+                   progress=not args.no_progress)
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from tfau import detector as det_lib
+    from tfau import face as face_lib
+    from tfau import plots
+
+    df = det_lib.read_results(args.csv)
+    if args.input is None:
+        fig = plots.au_timeseries(df, face_id=args.face_id,
+                                  title=os.path.basename(args.csv))
+    else:
+        rows = df[(df["frame"] == args.frame) & (df["success"] == 1)]
+        if args.face_id is not None:
+            rows = rows[rows["face_id"] == args.face_id]
+        if rows.empty:
+            raise SystemExit(f"tfau plot: error: {args.csv} has no face in frame {args.frame}"
+                             + (f" with face_id {args.face_id}" if args.face_id is not None
+                                else ""))
+        row = rows.iloc[0]
+        source = args.input
+        if os.path.isdir(source):
+            source = os.path.join(source, str(row["file"]))
+        try:
+            image = face_lib.load_image(source)
+        except face_lib.ImageReadError as e:
+            raise SystemExit(f"tfau plot: error: --input: {e}") from None
+        fig = plots.face_figure(image, row, title=os.path.basename(source))
+    print(f"[tfau] wrote {plots.save(fig, args.output)}")
     return 0
 
 
@@ -435,23 +421,70 @@ def cmd_info(args) -> int:
 # ------------------------------------------------------------------------------------------------
 
 
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be >= {low}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tfau", description="Facial Action Units with tfau models.")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's own logging (hidden by default)")
     sub = p.add_subparsers(dest="command", required=True)
 
     pr = sub.add_parser("predict", help="AUs of images, image folders and videos -> CSV",
                         description=__doc__.split("``tfau evaluate")[0],
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     pr.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder or video")
-    pr.add_argument("--model", required=True, help="exported SavedModel folder")
+    pr.add_argument("--model", required=True,
+                    help="a SavedModel folder, a .keras file in a run folder, or a run folder")
     pr.add_argument("--output", required=True, help="folder for the CSVs (created)")
-    pr.add_argument("--batch_size", type=int, default=32, help="faces per model call")
+    pr.add_argument("--batch_size", type=_int_at_least(1), default=32,
+                    help="faces per model call")
+    pr.add_argument("--threshold", type=_finite, default=None,
+                    help="dlib detection threshold (score; default 0.3; lower finds smaller or "
+                         "turned faces and more false ones; see the confidence column)")
+    pr.add_argument("--every", type=_int_at_least(1), default=1,
+                    help="analyse frames 1, 1+N, 1+2N ... of videos and folders")
     pr.add_argument("--overlay", action="store_true",
-                    help="also write heatmap overlay PNGs (<output>/<input>_overlay/)")
-    pr.add_argument("--presence_threshold", type=float, default=1.0,
+                    help="also write annotated frames: <input>_overlay.png, one "
+                         "<input>_overlay.mp4 per video, <input>_overlay/ per folder")
+    pr.add_argument("--plot", action="store_true",
+                    help="also write figures: <input>_face.png (first face) for images and "
+                         "folders, <input>_timeseries.png for videos and folders")
+    pr.add_argument("--presence_threshold", type=_finite, default=1.0,
                     help="intensity models: AUxx_c = 1 when AUxx_r >= this")
     pr.add_argument("--no_progress", action="store_true")
     pr.set_defaults(func=cmd_predict)
+
+    pl = sub.add_parser("plot", help="figures from a `tfau predict` CSV")
+    pl.add_argument("csv", help="a CSV written by tfau predict")
+    pl.add_argument("--output", required=True, help="PNG (or PDF/SVG) to write")
+    pl.add_argument("--input", default=None,
+                    help="the image (or folder) the CSV came from: draws the per-face figure of "
+                         "--frame/--face_id instead of the AU time series")
+    pl.add_argument("--frame", type=_int_at_least(1), default=1)
+    pl.add_argument("--face_id", type=_int_at_least(0), default=None)
+    pl.set_defaults(func=cmd_plot)
 
     ev = sub.add_parser("evaluate", help="per-AU table + bar plot of a SavedModel on a dataset")
     ev.add_argument("--model", required=True)
@@ -459,11 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--config", required=True)
     ev.add_argument("--split", required=True, help="e.g. fold1, or fold2+fold3")
     ev.add_argument("--data_dir", default=None)
-    ev.add_argument("--batch_size", type=int, default=64)
-    ev.add_argument("--max_examples", type=int, default=None)
+    ev.add_argument("--batch_size", type=_int_at_least(1), default=64)
+    ev.add_argument("--max_examples", type=_int_at_least(1), default=None)
     ev.add_argument("--output", default=None,
-                    help="folder for <dataset>_<config>_<split>.md/.json/_<metric>.png "
-                         "(default: eval/<model name>)")
+                    help="folder for <dataset>_<config>_<split>.md/.json/_metrics.png "
+                         "(default: ~/tfau_eval/<model name>, outside the working tree)")
+    ev.add_argument("--no_progress", action="store_true")
     ev.set_defaults(func=cmd_evaluate)
 
     ex = sub.add_parser("export", help="SavedModel from a training checkpoint")
@@ -486,15 +520,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]  # accepted before or after the subcommand
     args = build_parser().parse_args(argv)
     if args.command == "evaluate" and args.output is None:
-        args.output = os.path.join("eval", os.path.basename(os.path.normpath(args.model)))
+        args.output = os.path.join(os.path.expanduser("~"), "tfau_eval",
+                                   os.path.basename(os.path.normpath(args.model)))
+    from tfau import quiet
+
+    quiet.quiet_tensorflow(verbose)
+    from tfau import detector as det_lib
     from tfau import export as export_lib
 
     try:
         return int(args.func(args) or 0)
-    except (export_lib.ExportTargetError, export_lib.ModelError, FileNotFoundError) as e:
+    except (export_lib.ExportTargetError, export_lib.ModelError, FileNotFoundError,
+            NotADirectoryError, det_lib.InputError) as e:
         print(f"tfau {args.command}: error: {e}", file=sys.stderr)
         return 2
 

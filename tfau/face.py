@@ -299,6 +299,7 @@ class AlignedFace:
         detector's box, or the landmarks' bounding box for :func:`align_to_landmarks`.
       confidence: dlib's detection score (SVM margin; larger is surer, ~0 at the threshold),
         ``1.0`` when the landmarks were given.
+      source_landmarks: float32 ``[68, 2]``, the same landmarks in source pixels.
     """
 
     image: np.ndarray
@@ -306,6 +307,7 @@ class AlignedFace:
     transform: np.ndarray
     box: Tuple[float, float, float, float]
     confidence: float
+    source_landmarks: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass
@@ -345,7 +347,7 @@ def align_to_landmarks(image, landmarks68, size: int = geometry.TEMPLATE_SIZE, *
         box = (float(x0), float(y0), float(x1), float(y1))
     return AlignedFace(image=_warp(img, m, size), landmarks=warp_landmarks(lm, m),
                        transform=m.astype(np.float32), box=tuple(float(v) for v in box),
-                       confidence=float(confidence))
+                       confidence=float(confidence), source_landmarks=lm.astype(np.float32))
 
 
 # ----------------------------------------------------------------------------------------------
