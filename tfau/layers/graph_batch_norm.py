@@ -31,6 +31,19 @@ Choices (the paper is silent or ill-posed on them):
 * Statistics are computed and stored in float32 whatever the dtype policy; the normalisation
   itself is ``x * scale + offset`` in the compute dtype with per-sample ``scale, offset``.
 
+* ``unseen_aus`` (RE-Net Table 6, "recognize new AU": "the label of the colored AU is selected
+  to remove during training. During testing, the AU-specific parameters (gamma, beta) are
+  calculated by using Eq.(4) and Eq.(5)"): an AU never trained has no moving statistics of its
+  own (they would stay at their initial 0 / 1). Its inference statistics are the moments of the
+  mixture of the trained AUs' feature distributions weighted by the same graph,
+  ``p_ck = |w_ck| / sum_k' |w_ck'|`` over trained ``k`` (uniform when all are 0):
+  ``mu_c = sum_k p_ck mu_k``, ``var_c = sum_k p_ck (var_k + mu_k^2) - mu_c^2`` - what eq. 5
+  does for gamma, beta, applied to the statistics. Its gamma, beta are eq. 5 as written (its own
+  gamma_c, beta_c are trained only through the other AUs' mixtures).
+* Weight decay: ``gamma``, ``beta`` ``[A, C]`` and ``graph`` ``[A, A]`` are not kernels; each
+  carries ``variable.no_weight_decay = True`` (and ``layer.no_weight_decay_variables()`` lists
+  them) so an L2 on "kernels of rank >= 2" can tell them apart (issue 11 item 10).
+
 Call: ``layer(x, au_index, training=...)`` or ``layer([x, au_index], ...)``: ``x [B, ..., C]``
 (normalised along ``axis``), ``au_index`` int ``[B]`` (also ``[]``/``[1]``: one AU for the
 whole batch, or ``[B, 1]``). An index outside ``[0, A)`` selects no statistics (output 0).
@@ -149,6 +162,7 @@ class GraphBatchNorm(keras.layers.Layer):
         moving_variance_initializer="ones",
         gamma_regularizer=None,
         beta_regularizer=None,
+        unseen_aus=(),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -164,6 +178,11 @@ class GraphBatchNorm(keras.layers.Layer):
             if not np.all(np.isfinite(correlation)):
                 raise ValueError("correlation contains non-finite values")
         self.correlation = correlation
+        self.unseen_aus = sorted({int(a) for a in (unseen_aus or ())})
+        if any(not 0 <= a < self.n_aus for a in self.unseen_aus):
+            raise ValueError(f"unseen_aus must be AU indices in [0, {self.n_aus}), got {unseen_aus}")
+        if len(self.unseen_aus) >= self.n_aus:
+            raise ValueError("unseen_aus: at least one AU must be trained")
         self.learnable_graph = bool(learnable_graph)
         self.graph_norm = graph_norm
         self.momentum = float(momentum)
@@ -249,6 +268,37 @@ class GraphBatchNorm(keras.layers.Layer):
             trainable=self.learnable_graph,
             autocast=False,
         )
+        for v in self.no_weight_decay_variables():
+            v.no_weight_decay = True
+
+    def no_weight_decay_variables(self):
+        """``[gamma, beta, graph]``: per-AU affine parameters and the AU graph, not kernels
+        (an L2 meant for kernels should skip them; issue 11 item 10)."""
+        return [self.gamma, self.beta, self.graph]
+
+    def inference_statistics(self):
+        """``(mean, variance)`` ``[A, C]`` float32 used at inference: the moving statistics,
+        with each unseen AU's replaced by the graph-weighted mixture of the trained AUs'."""
+        mean = ops.cast(self.moving_mean, "float32")
+        variance = ops.cast(self.moving_variance, "float32")
+        if not self.unseen_aus:
+            return mean, variance
+        mix = self._unseen_mixing()  # [A, A]: identity rows for trained AUs
+        mix_mean = ops.matmul(mix, mean)
+        mix_var = ops.matmul(mix, variance + ops.square(mean)) - ops.square(mix_mean)
+        return mix_mean, ops.maximum(mix_var, 0.0)
+
+    def _unseen_mixing(self):
+        trained = np.ones(self.n_aus, np.float32)
+        trained[self.unseen_aus] = 0.0
+        eye = ops.eye(self.n_aus, dtype="float32")
+        w = ops.abs(ops.cast(self.graph, "float32")) * (1.0 - eye) * trained[None, :]
+        total = ops.sum(w, axis=1, keepdims=True)
+        uniform = ops.broadcast_to(ops.convert_to_tensor(trained / trained.sum())[None],
+                                   (self.n_aus, self.n_aus))
+        p = ops.where(total > 0, w / ops.maximum(total, 1e-12), uniform)
+        unseen = ops.convert_to_tensor(1.0 - trained)[:, None]
+        return unseen * p + (1.0 - unseen) * eye
 
     def mixed_affine(self):
         """``(gamma^G, beta^G)``, each ``[A, C]`` float32 (equation 5)."""
@@ -304,8 +354,7 @@ class GraphBatchNorm(keras.layers.Layer):
                 ops.where(update, m * old_var + (1.0 - m) * variance, old_var)
             )
         else:
-            mean = ops.cast(self.moving_mean, "float32")
-            variance = ops.cast(self.moving_variance, "float32")
+            mean, variance = self.inference_statistics()
         gamma_g, beta_g = self.mixed_affine()
         scale_au = gamma_g * ops.rsqrt(variance + self.epsilon)  # [A, C]
         offset_au = beta_g - mean * scale_au
@@ -344,6 +393,7 @@ class GraphBatchNorm(keras.layers.Layer):
                 ),
                 "gamma_regularizer": keras.regularizers.serialize(self.gamma_regularizer),
                 "beta_regularizer": keras.regularizers.serialize(self.beta_regularizer),
+                "unseen_aus": list(self.unseen_aus),
             }
         )
         return config

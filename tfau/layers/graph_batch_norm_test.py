@@ -269,3 +269,50 @@ def test_harness(training, tmp_path):
         rtol=1e-4,
         tmp_path=tmp_path,
     )
+
+
+# ----------------------------------------------------------------------- Table 6, item 10
+
+
+def test_unseen_au_statistics_are_the_graph_weighted_mixture():
+    # RE-Net Table 6: AU 2 never trained; its statistics mix the trained AUs' by |w_2k|.
+    layer = GraphBatchNorm(A, correlation=CORR, unseen_aus=[2])
+    x, au = _x(), np.array([0, 2, 1, 2, 0, 2], np.int32)
+    layer(x, au)
+    _randomise(layer)
+    gamma, beta, mean, var = _values(layer)
+    p = np.array([0.4, 0.1]) / 0.5  # |w_20|, |w_21| normalised
+    mu = p[0] * mean[0] + p[1] * mean[1]
+    second = p[0] * (var[0] + mean[0] ** 2) + p[1] * (var[1] + mean[1] ** 2)
+    want_mean, want_var = mean.copy(), var.copy()
+    want_mean[2], want_var[2] = mu, second - mu ** 2
+    got_mean, got_var = (np.asarray(t) for t in layer.inference_statistics())
+    np.testing.assert_allclose(got_mean, want_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_var, want_var, rtol=1e-5, atol=1e-6)
+    y = np.asarray(layer(x, au, training=False))
+    want, _ = _np_forward(x, au, gamma, beta, CORR, "abs", want_mean, want_var)  # eq. 4-5
+    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+    # Without the option the unseen AU would use its own (never updated) statistics.
+    plain = GraphBatchNorm(A, correlation=CORR)
+    plain(x, au)
+    plain.set_weights(layer.get_weights())
+    assert not np.allclose(np.asarray(plain(x, au)), y, atol=1e-3)
+    # No correlation to the trained AUs: their plain average.
+    iso = GraphBatchNorm(A, unseen_aus=[0])
+    iso(x, au)
+    _randomise(iso)
+    m, v = (np.asarray(t) for t in iso.inference_statistics())
+    _, _, mean, var = _values(iso)
+    np.testing.assert_allclose(m[0], mean[1:].mean(0), rtol=1e-5, atol=1e-6)
+    assert GraphBatchNorm.from_config(layer.get_config()).unseen_aus == [2]
+    with pytest.raises(ValueError, match="unseen_aus"):
+        GraphBatchNorm(A, unseen_aus=[3])
+
+
+def test_affine_parameters_and_graph_are_marked_no_weight_decay():
+    # Issue 11 item 10: gamma/beta [A, C] and the graph [A, A] have rank 2 but are no kernels.
+    layer = GraphBatchNorm(A, correlation=CORR, learnable_graph=True)
+    layer(_x(), np.zeros(6, np.int32))
+    marked = {v.name for v in layer.weights if getattr(v, "no_weight_decay", False)}
+    assert marked == {"gamma", "beta", "graph"}
+    assert [v.name for v in layer.no_weight_decay_variables()] == ["gamma", "beta", "graph"]
