@@ -102,7 +102,7 @@ def _decode(example, work_size: int):
 def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], image_size: int = 256,
                   *, targets: Sequence[str] = ("labels",), batch_size: int = 32,
                   training: bool = False, augment: Optional[AugmentConfig] = None,
-                  sample_au: bool = False, seed: Optional[int] = None,
+                  sample_au: Union[bool, Sequence[int]] = False, seed: Optional[int] = None,
                   deterministic: bool = False, cache: Union[bool, str] = False,
                   drop_remainder: Optional[bool] = None, shuffle_buffer: int = 2048,
                   heatmap_sigma: float = 2.0, prefetch: bool = True,
@@ -125,7 +125,8 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
         None. Random parts apply only when ``training``.
       sample_au: add ``features["au_index"]`` int32 ``[B]``: one AU index drawn uniformly per
         batch, repeated for every example (RE-Net trains one AU per batch; a per-example vector
-        keeps the batch dimension that distribution strategies split).
+        keeps the batch dimension that distribution strategies split). A sequence of AU indices
+        draws from those only (AUs held out of training).
       seed: makes shuffling and augmentation reproducible (None: random each run).
       deterministic: fixed element order through parallel maps (default seed 0 if ``seed`` is
         None). Off, parallel maps may reorder elements for speed.
@@ -162,6 +163,10 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
     work_size = augment.source_size(image_size)
     map_size = image_size // map_stride
     n_aus = protocol.n_aus
+    au_pool = list(range(n_aus)) if sample_au is True else [int(i) for i in (sample_au or ())]
+    if sample_au is not False and sample_au is not None and (
+            not au_pool or any(not 0 <= i < n_aus for i in au_pool)):
+        raise ValueError(f"sample_au: AU indices in [0, {n_aus}), got {sample_au!r}")
     hm_spec = geometry.heatmap_spec(protocol) if "heatmaps" in targets else None
     roi_spec = geometry.roi_spec(protocol) if ("roi_maps" in targets or "roi_mask" in targets) else None
 
@@ -215,8 +220,9 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
                 out["roi_mask"] = roi_mask
         if sample_au and training:
             au_seed = tf.random.experimental.stateless_fold_in(tf.cast(batch_seed, tf.int64), 7)
-            index = tf.random.stateless_uniform([], seed=au_seed, minval=0, maxval=n_aus,
-                                                dtype=tf.int32)
+            index = tf.random.stateless_uniform([], seed=au_seed, minval=0,
+                                                maxval=len(au_pool), dtype=tf.int32)
+            index = tf.gather(tf.constant(au_pool, tf.int32), index)
             features["au_index"] = tf.fill(tf.shape(images)[:1], index)
         return features, out
 
