@@ -96,6 +96,8 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
     augment = recipe.augmentation(s.dataset)
     targets = tuple(getattr(model, "required_targets", ("labels", "label_mask")))
     sample_au = "au_index" in tuple(getattr(model, "required_features", ()))
+    if sample_au and getattr(model, "sample_au_indices", None) is not None:
+        sample_au = list(model.sample_au_indices)  # AUs the model trains on (others held out)
     seed = s.seed * 1000 + fold
 
     def pipeline(split, training, subjects=None, keep=False, limit=None,
@@ -107,7 +109,7 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
             ds = ds.take(limit)
         return data_lib.make_pipeline(
             ds, fd.protocol, s.image_size, targets=targets, batch_size=batch_size,
-            training=training, augment=augment, sample_au=sample_au and training, seed=seed,
+            training=training, augment=augment, sample_au=sample_au if training else False, seed=seed,
             deterministic=s.deterministic, cache=s.cache, heatmap_sigma=s.heatmap_sigma,
             map_stride=int(getattr(model, "map_stride", 4)))
 
