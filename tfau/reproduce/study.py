@@ -1,9 +1,11 @@
-"""Runs every implemented row of a paper table over N seeds through the trainer, and writes the
-report (Markdown + JSON + PNG) with the published numbers and the claim verdicts.
+"""Runs every runnable row of a paper table over N seeds and the table's folds through the
+trainer, and writes the report (Markdown + JSON + PNG) with the published numbers and the claim
+verdicts. A row is runnable when its model has every option the row sets and its recipe every
+field (``missing_switches``); the others are reported as "not runnable yet: <switch>".
 
-Layout of a study folder: ``<output>/<paper>_table<T>/<row id>/seed<S>/`` is the trainer's run
-folder of one row and seed; its ``results.json`` marks it finished (a rerun reuses it), and an
-interrupted run resumes from the trainer's own backup in that folder.
+Layout of a study folder: ``<output>/<paper>_table<T>/<row id>/seed<S>/fold<F>/`` is the trainer's
+run folder of one row, seed and fold; its ``results.json`` marks it finished (a rerun reuses it),
+and an interrupted run resumes from the trainer's own backup in that folder.
 """
 from __future__ import annotations
 
@@ -32,25 +34,13 @@ STUDY_PRESETS = {
 }
 
 
-def _recipe(method: str):
-    """The recipe ``tfau.training.main`` takes: the train script's ``RECIPE`` (the recipes are moving
-    into ``tfau.recipes``; that package is used when no train script exists)."""
-    import importlib.util
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path = os.path.join(root, "train_scripts", f"{method}.py")
-    if os.path.exists(path):
-        spec = importlib.util.spec_from_file_location(f"_tfau_recipe_{method}", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod.RECIPE
-    from tfau.recipes import get_recipe
-
-    return get_recipe(method)
+# The synthetic_au configs (datasets/synthetic_au: one per protocol); a table whose protocol has one
+# trains on it, the others on the recipe's default synthetic config.
+SYNTHETIC_PROTOCOLS = ("disfa_intensity", "bp4d_intensity", "bp4d_occurrence", "disfa_occurrence")
 
 
-class NotImplementedRow(Exception):
-    """A row whose switch the trainer does not offer yet."""
+class NotRunnable(Exception):
+    """A row whose switch tfau does not offer yet."""
 
 
 def get_table(paper: str, table: str) -> Dict[str, Any]:
@@ -63,85 +53,161 @@ def get_table(paper: str, table: str) -> Dict[str, Any]:
     return tables[key]
 
 
-def _row_recipe(row: Dict[str, Any], preset: str):
-    recipe = _recipe(row["method"])
+def missing_switches(row: Dict[str, Any]) -> List[str]:
+    """The switches ``row`` needs that tfau lacks: its ``pending`` note, model options its
+    model's constructor does not take (``--model_option``), recipe fields its recipe lacks."""
+    from tfau.models import model_class
+    from tfau.recipes import get_recipe
+
+    out = [row["pending"]] if row.get("pending") else []
+    method = row["method"]
+    defaults = model_class(method).option_defaults()
+    out += [f"--model_option {key} ({method} has no option {key!r} yet)"
+            for key in (row.get("options") or {}) if key not in defaults]
+    fields = {f.name for f in dataclasses.fields(get_recipe(method))}
+    out += [f"recipe field {key} (the {method} recipe has no {key!r} yet)"
+            for key in (row.get("recipe_fields") or {}) if key not in fields]
+    return out
+
+
+def row_status(row: Dict[str, Any]) -> Optional[str]:
+    """None for a row tfau can train; otherwise why not ("reference ..." / "not runnable yet")."""
+    if not row.get("method"):
+        return "reference (not implemented in tfau)"
+    missing = missing_switches(row)
+    return "not runnable yet: " + "; ".join(missing) if missing else None
+
+
+def _row_recipe(row: Dict[str, Any], preset: Optional[str]):
+    """The row's recipe: its model options and recipe fields set, the study presets added."""
+    from tfau.recipes import get_recipe
+
+    recipe = get_recipe(row["method"])
     options = dict(recipe.model_options)
     options.update(row.get("options") or {})
-    changes: Dict[str, Any] = {"model_options": options}
-    for field, value in (row.get("recipe_fields") or {}).items():
-        if field not in {f.name for f in dataclasses.fields(recipe)}:
-            raise NotImplementedRow(f"recipe {recipe.method} has no field {field!r} yet (the "
-                                    f"trainer cannot set it); not implemented yet")
-        changes[field] = value
+    changes: Dict[str, Any] = {"model_options": options, **(row.get("recipe_fields") or {})}
     if preset in STUDY_PRESETS:
-        base = recipe.presets["tiny"]
         presets = dict(recipe.presets)
-        presets[preset] = dataclasses.replace(base, **STUDY_PRESETS[preset])
+        presets[preset] = dataclasses.replace(recipe.presets["tiny"], **STUDY_PRESETS[preset])
         changes["presets"] = presets
+    elif preset is not None and preset not in recipe.presets:
+        raise SystemExit(f"--preset {preset!r}: {recipe.method} has presets "
+                         f"{sorted(recipe.presets) + sorted(STUDY_PRESETS)}")
     return dataclasses.replace(recipe, **changes)
+
+
+def _config_and_folds(spec: Dict[str, Any], recipe, dataset: str, preset: Optional[str]):
+    """(``--config`` or None, fold list): the table's protocol and folds on the licensed data;
+    on synthetic_au the protocol's synthetic config (when there is one) and the preset's folds."""
+    from tfau import folds as folds_lib
+
+    protocol = spec["protocol"]
+    if dataset == "synthetic_au":
+        p = recipe.presets[preset or recipe.default_preset(dataset)]
+        config = protocol + p.config_suffix if protocol in SYNTHETIC_PROTOCOLS else None
+        return config, folds_lib.fold_list(p.folds_for(dataset, protocol))
+    if not protocol.startswith(dataset + "_"):
+        raise SystemExit(f"--dataset {dataset}: table protocol {protocol!r} is on "
+                         f"{spec['dataset']}")
+    return protocol[len(dataset) + 1:], folds_lib.fold_list(spec["folds"])
 
 
 def _fmt_time(seconds: float) -> str:
     seconds = int(max(0, seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _fold_dir(run_dir: str, fold: int) -> str:
+    return os.path.join(run_dir, f"fold{fold}" if fold else "fera")
 
 
 def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au",
               preset: Optional[str] = None, seeds: int = 3, max_runs: Optional[int] = None,
-              log=print) -> Dict[str, Any]:
-    """Trains every implemented row x seed not finished yet in ``output``; returns the report.
+              log=print, config: Optional[str] = None, data_dir: Optional[str] = None
+              ) -> Dict[str, Any]:
+    """Trains every runnable row x seed x fold not finished yet in ``output``; returns the report.
 
-    ``max_runs`` stops after that many new trainings (an interruption, for tests)."""
+    Layout: ``<output>/<paper>_table<T>/<row>/seed<S>/fold<F>/`` is the trainer's run folder of
+    one fold (its ``results.json`` marks it finished; an interrupted one resumes from the
+    trainer's backup there); ``seed<S>/results.json``, the mean over the folds as the papers
+    average them, marks the seed finished. ``config`` overrides the dataset config (a custom
+    synthetic one; the table's protocol otherwise), ``data_dir`` is the TFDS folder. ``max_runs`` stops after that many new fold trainings
+    (an interruption, for tests)."""
     from tfau import runs as runs_lib
     from tfau import training
 
     spec = get_table(paper, table)
     folder = os.path.join(output, f"{paper}_table{table}")
     os.makedirs(folder, exist_ok=True)
-    rows = [r for r in spec["rows"] if r.get("method") and r.get("implemented", True)]
-    jobs = [(r, s) for r in rows for s in range(seeds)]
+    jobs = []   # (row, seed, fold, config) for every runnable row
+    for row in spec["rows"]:
+        status = row_status(row)
+        if status is not None:
+            if row.get("method"):
+                log(f"[reproduce] {paper} table {table}: row {row['id']} {status}")
+            continue
+        recipe = _row_recipe(row, preset)
+        row_config, folds = _config_and_folds(spec, recipe, dataset, preset)
+        jobs += [(row, recipe, s, f, config or row_config) for s in range(seeds) for f in folds]
+    rows = list(dict.fromkeys(j[0]["id"] for j in jobs))
     times: List[float] = []
     started = 0
     t_study = time.time()
-    for i, (row, seed) in enumerate(jobs):
+    for i, (row, recipe, seed, fold, config) in enumerate(jobs):
         run_dir = os.path.join(folder, row["id"], f"seed{seed}")
-        if os.path.exists(os.path.join(run_dir, runs_lib.RESULTS_JSON)):
-            log(f"[reproduce] {paper} table {table}: row {row['id']} seed {seed} finished, reused")
+        fold_dir = _fold_dir(run_dir, fold)
+        where = f"row {row['id']} ({rows.index(row['id']) + 1}/{len(rows)}), " \
+                f"fold {fold or 'fera'}, seed {seed + 1}/{seeds}"
+        if os.path.exists(os.path.join(run_dir, runs_lib.RESULTS_JSON)) or \
+                os.path.exists(os.path.join(fold_dir, runs_lib.RESULTS_JSON)):
+            log(f"[reproduce] {paper} table {table}: {where} finished, reused")
+            _finish_seed(run_dir, [f for (r, _, s, f, _) in jobs if r is row and s == seed])
             continue
         if max_runs is not None and started >= max_runs:
             log("[reproduce] stopping (max_runs reached); rerun with the same --output to resume")
             return {"stopped": True}
         left = len(jobs) - i
-        eta = f", about {_fmt_time(np.mean(times) * left)} left" if times else ""
-        log(f"[reproduce] {paper} table {table}: row {row['id']} ({rows.index(row) + 1}/"
-            f"{len(rows)}), fold(s) {spec['folds'] if dataset != 'synthetic_au' else 'preset'}, "
-            f"seed {seed + 1}/{seeds}; {left} run(s) left{eta}", flush=True)
-        marker = os.path.join(folder, row["id"], "not_implemented.txt")
-        try:
-            recipe = _row_recipe(row, preset or "")
-        except NotImplementedRow as e:
-            os.makedirs(os.path.dirname(marker), exist_ok=True)
-            with open(marker, "w") as f:
-                f.write(str(e))
-            log(f"[reproduce] row {row['id']}: {e}")
-            continue
-        if os.path.exists(marker):
-            os.remove(marker)
-        argv = ["--dataset", dataset, "--seed", str(seed), "--output_dir", run_dir, "--no_export",
-                "--verbose", "0"]
+        eta = (f", about {_fmt_time(np.mean(times) * left)} left at {_fmt_time(np.mean(times))} "
+               f"per run" if times else "")
+        log(f"[reproduce] {paper} table {table}: {where}; {left} of {len(jobs)} run(s) "
+            f"left{eta}", flush=True)
+        argv = ["--dataset", dataset, "--seed", str(seed), "--output_dir", fold_dir,
+                "--no_export", "--verbose", "0", "--fold", "fera" if fold == 0 else str(fold)]
+        if config:
+            argv += ["--config", config]
+        if data_dir:
+            argv += ["--data_dir", data_dir]
         if preset:
             argv += ["--preset", preset]
-        if dataset != "synthetic_au":
-            argv += ["--fold", "all" if spec["folds"] == "all" else spec["folds"]]
         t0 = time.time()
         training.main(recipe, argv)
         times.append(time.time() - t0)
         started += 1
+        _finish_seed(run_dir, [f for (r, _, s, f, _) in jobs if r is row and s == seed])
     report = collect(paper, table, folder, seeds)
     report["wall_seconds_this_call"] = round(time.time() - t_study, 1)
     write_report(report, folder)
     log(f"[reproduce] report: {os.path.join(folder, 'report.md')}")
     return report
+
+
+def _finish_seed(run_dir: str, folds: Sequence[int]) -> None:
+    """Once every fold of a seed has its results, the seed's results.json: their mean."""
+    from tfau import runs as runs_lib
+
+    paths = [os.path.join(_fold_dir(run_dir, f), runs_lib.RESULTS_JSON) for f in folds]
+    if not all(os.path.exists(p) for p in paths):
+        return
+    per_fold = [runs_lib.read_results(p) for p in paths]
+    mean = (per_fold[0]["results"] if len(per_fold) == 1
+            else runs_lib.average_results([r["results"] for r in per_fold]))
+    tmp = os.path.join(run_dir, runs_lib.RESULTS_JSON + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump({"title": f"mean of folds {list(folds)}", "folds": list(folds),
+                   "results": mean}, f, indent=1, default=lambda o: None)
+    os.replace(tmp, os.path.join(run_dir, runs_lib.RESULTS_JSON))
 
 
 def _load(run_dir: str) -> Optional[Dict[str, Any]]:
@@ -174,13 +240,9 @@ def collect(paper: str, table: str, folder: str, seeds: int) -> Dict[str, Any]:
                  "options": row.get("options", {}), "published": row.get("published"),
                  "approximate": row.get("approximate", False),
                  "sweep_value": row.get("sweep_value")}
-        if not row.get("method"):
-            entry["status"] = "reference (not implemented in tfau)"
-        elif not row.get("implemented", True):
-            entry["status"] = "not implemented yet: " + row["reason"]
-        elif os.path.exists(os.path.join(folder, row["id"], "not_implemented.txt")):
-            with open(os.path.join(folder, row["id"], "not_implemented.txt")) as f:
-                entry["status"] = "not implemented yet: " + f.read().strip()
+        status = row_status(row)
+        if status is not None:
+            entry["status"] = status
         else:
             per_seed = [_load(os.path.join(folder, row["id"], f"seed{s}")) for s in range(seeds)]
             per_seed = [r for r in per_seed if r]
@@ -222,7 +284,7 @@ def judge_claims(spec: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[Dict[
         if claim["kind"] in ("better", "not_better"):
             a, b = avg(claim["a"], metric), avg(claim["b"], metric)
             if a is None or b is None:
-                verdict, detail = "not run", "a row of the claim is not implemented or has no runs"
+                verdict, detail = "not run", "a row of the claim is not runnable yet or has no runs"
             elif all(_at_chance(claim["metric"], x[0]) for x in (a, b)) or \
                     _chance_pair(claim, by_id):
                 verdict, detail = "inconclusive", CHANCE_NOTE
@@ -386,7 +448,8 @@ def main(args) -> int:
     if args.seeds < 1:
         raise SystemExit("--seeds must be >= 1")
     for t in tables:
-        run_study(args.paper, t, args.output, args.dataset, args.preset, args.seeds)
+        run_study(args.paper, t, args.output, args.dataset, args.preset, args.seeds,
+                  config=args.config, data_dir=args.data_dir)
     return 0
 
 
@@ -399,6 +462,10 @@ def add_parser(sub) -> None:
     rp.add_argument("--dataset", default="synthetic_au")
     rp.add_argument("--preset", default=None,
                     help="recipe preset (paper, cpu, tiny) or 'study' (RESULTS.md)")
+    rp.add_argument("--config", default=None,
+                    help="dataset config (default: the table's protocol; on synthetic_au its "
+                         "synthetic config where one exists, else the recipe's)")
+    rp.add_argument("--data_dir", default=None, help="TFDS data folder")
     rp.add_argument("--seeds", type=int, default=3)
     rp.add_argument("--output", default="reproduce", help="study folder (resumable)")
     rp.set_defaults(func=main)
