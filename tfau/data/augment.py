@@ -220,3 +220,47 @@ def augment_batch(images: tf.Tensor, landmarks: tf.Tensor, config: AugmentConfig
     if config.photometric:
         images = jitter_colour(images, params)
     return images, landmarks, params
+
+
+# ------------------------------------------------------------------------------ oversampling
+
+
+def oversample_columns(protocol_aus, aus) -> list:
+    """Column indices of AU numbers ``aus`` among a protocol's ``protocol_aus`` (AUs the
+    protocol lacks are skipped); a ValueError when ``aus`` is given but none is there."""
+    protocol_aus = [int(a) for a in protocol_aus]
+    cols = [protocol_aus.index(int(a)) for a in aus if int(a) in protocol_aus]
+    if aus and not cols:
+        raise ValueError(f"oversample AUs {list(aus)}: none is an AU of this protocol "
+                         f"{protocol_aus}")
+    return cols
+
+
+def _positive_in(labels, masks, columns):
+    return ((labels[..., columns] > 0) & (masks[..., columns] > 0)).any(axis=-1)
+
+
+def oversampled_size(labels, masks, columns, copies: int = 1) -> int:
+    """Examples ``oversample_positives`` yields for raw ``labels``/``masks`` ``[N, A]``."""
+    labels, masks = np.asarray(labels), np.asarray(masks)
+    if not len(columns):
+        return int(len(labels))
+    return int(len(labels) + copies * _positive_in(labels, masks, list(columns)).sum())
+
+
+def oversample_positives(ds: tf.data.Dataset, columns, copies: int = 1) -> tf.data.Dataset:
+    """Raw examples, each repeated ``1 + copies`` times in a row when its label is positive (and
+    known) in any of ``columns``; the rest once. Class-imbalance "duplication" of rare AUs (shuffle
+    afterwards; ``make_pipeline`` does when training)."""
+    columns = [int(c) for c in columns]
+    if not columns or copies <= 0:
+        return ds
+
+    def repeat(ex):
+        labels = tf.gather(ex["labels"], columns)
+        known = tf.gather(ex["label_mask"], columns)
+        hit = tf.reduce_any((labels > 0) & (known > 0))
+        n = tf.where(hit, tf.constant(1 + int(copies), tf.int64), tf.constant(1, tf.int64))
+        return tf.data.Dataset.from_tensors(ex).repeat(n)
+
+    return ds.flat_map(repeat)

@@ -118,3 +118,22 @@ def test_colour_jitter():
     np.testing.assert_allclose(out[2], out[2][..., :1].repeat(3, -1), atol=1e-4)  # grey
 
 
+
+
+def test_oversample_positives_duplicates_known_positives_once():
+    from tfau.data.augment import oversample_columns, oversample_positives, oversampled_size
+
+    labels = np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 0], [0, 1, 1]], np.float32)
+    masks = np.ones_like(labels)
+    masks[4, 1] = 0.0  # unknown: not a positive
+    cols = oversample_columns([1, 2, 4], [2, 4, 23])  # AU 23 is not in this protocol
+    assert cols == [1, 2]
+    ds = tf.data.Dataset.from_tensor_slices(
+        {"labels": labels, "label_mask": masks, "id": np.arange(5)})
+    ids = [int(ex["id"]) for ex in oversample_positives(ds, cols).as_numpy_iterator()]
+    assert ids == [0, 1, 1, 2, 2, 3, 4, 4]  # row 4 is positive in AU 4 (known)
+    assert oversampled_size(labels, masks, cols) == len(ids)
+    assert oversampled_size(labels, masks, []) == 5
+    assert [int(e["id"]) for e in oversample_positives(ds, []).as_numpy_iterator()] == list(range(5))
+    with pytest.raises(ValueError, match="oversample AUs"):
+        oversample_columns([1, 2, 4], [23])

@@ -39,6 +39,7 @@ from tfau.models.base import AUModel, binary_cross_entropy_with_logits, masked_m
 
 N_LEVELS = 6
 INTENSITY_OUTPUTS = ("expected", "argmax")
+LEARNABLE_GRAPH_INITS = ("random", "pearson")
 
 
 @keras.saving.register_keras_serializable(package="tfau")
@@ -112,10 +113,25 @@ class _AUClassifier(AUModel):
         graph_norm="abs",
         single_au_training=None,
         intensity_output="expected",
+        held_out_aus=(),
+        learnable_graph_init="random",
         name=None,
         **kwargs,
     ):
         super().__init__(protocol, backbone, image_size, width, backbone_weights, name, **kwargs)
+        self.held_out_aus = [int(a) for a in (held_out_aus or ())]
+        unknown = [a for a in self.held_out_aus if a not in self.protocol.aus]
+        if unknown or len(set(self.held_out_aus)) >= self.n_aus:
+            raise ValueError(f"held_out_aus: AU numbers of {self.protocol.name} "
+                             f"{list(self.protocol.aus)}, at least one left to train; got "
+                             f"{list(held_out_aus)}")
+        self.held_out_index = sorted(self.protocol.aus.index(a) for a in set(self.held_out_aus))
+        # The AUs the pipeline draws for single-AU batches (the trainer reads this).
+        self.sample_au_indices = [i for i in range(self.n_aus) if i not in self.held_out_index]
+        if learnable_graph_init not in LEARNABLE_GRAPH_INITS:
+            raise ValueError(f"learnable_graph_init must be one of {LEARNABLE_GRAPH_INITS}, got "
+                             f"{learnable_graph_init!r}")
+        self.learnable_graph_init = learnable_graph_init
         if intensity_output not in INTENSITY_OUTPUTS:
             raise ValueError(f"intensity_output must be one of {INTENSITY_OUTPUTS}")
         self.correlation = None if correlation is None else np.asarray(correlation, np.float32)
@@ -145,6 +161,7 @@ class _AUClassifier(AUModel):
                     correlation=self.correlation,
                     learnable_graph=self.learnable_graph,
                     graph_norm=self.graph_norm,
+                    unseen_aus=self.held_out_index,
                     name=layer_name,
                 )
 
@@ -228,6 +245,10 @@ class _AUClassifier(AUModel):
         labels = ops.cast(y["labels"], "float32")
         mask = y.get("label_mask")
         mask = ops.ones_like(labels) if mask is None else ops.cast(mask, "float32")
+        if self.held_out_index:  # Table 6: these AUs' labels never reach the loss
+            keep = np.ones(self.n_aus, np.float32)
+            keep[self.held_out_index] = 0.0
+            mask = mask * ops.convert_to_tensor(keep)[None]
         if "au_index" in y_pred:  # single-AU training pass
             onehot = ops.one_hot(y_pred["au_index"], self.n_aus, dtype="float32")
             labels = ops.sum(labels * onehot, axis=1)
@@ -245,6 +266,8 @@ class _AUClassifier(AUModel):
             graph_norm=self.graph_norm,
             single_au_training=self.single_au_training,
             intensity_output=self.intensity_output,
+            held_out_aus=list(self.held_out_aus),
+            learnable_graph_init=self.learnable_graph_init,
         )
         return config
 
@@ -265,11 +288,21 @@ class RENet(_AUClassifier):
     Args (beyond the common ones):
       correlation: ``[A, A]`` AU relation graph (Pearson correlation of the training labels),
         or None (identity graph).
-      learnable_graph: learn the graph (initialised from ``correlation`` if given).
+      learnable_graph: learn the graph (Table 7, "Ours+learnable").
+      learnable_graph_init: ``"random"`` (default; the paper: "the omega_ij of AU relation G is
+        first randomly initialized": identity + N(0, 0.01^2), no Pearson graph is derived) or
+        ``"pearson"`` (start from the training labels' correlation). An explicit
+        ``correlation`` is always the starting point.
       graph_norm: normalisation of equation 5 (``"abs"`` default, ``"sum"`` the paper's literal
         one, ``"positive"``); see ``GraphBatchNorm``.
       single_au_training: one AU per batch from ``features["au_index"]`` (default True).
       intensity_output: ``"expected"`` or ``"argmax"`` (intensity protocols).
+      held_out_aus: AU numbers removed from training (Table 6, "recognize new AU"): their
+        labels never reach the loss and single-AU batches never draw them
+        (``sample_au_indices``); at test their gamma, beta come from eq. 4-5 and their BN
+        statistics from the graph-weighted mixture of the trained AUs' (``GraphBatchNorm
+        unseen_aus``). The graph still uses their training labels' correlation: eq. 5 needs
+        w_ck for the new AU and the paper has no other source for it.
     """
 
     conditioned = True
@@ -280,6 +313,9 @@ class RENet(_AUClassifier):
         unless the user gave one."""
         if options.get("correlation") is not None:
             return {}
+        if options.get("learnable_graph") and options.get("learnable_graph_init",
+                                                          "random") == "random":
+            return {}  # Table 7: randomly initialised, not from the Pearson graph
         from tfau.layers.graph_batch_norm import pearson_correlation
 
         return {"correlation": np.asarray(pearson_correlation(labels, label_mask), np.float32)}

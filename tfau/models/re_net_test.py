@@ -118,3 +118,45 @@ def test_model_harness(tmp_path, name):
         atol=1e-4,
         tmp_path=tmp_path,
     )
+
+
+def test_held_out_au_table6():
+    # disfa_occurrence AUs 1 2 4 6 9 12 25 26; AU 9 (index 4) removed from training.
+    corr = _correlation(8)
+    m = build_model("re_net", PROTOCOL, correlation=corr, held_out_aus=[9], **tu.tiny_kwargs())
+    assert m.sample_au_indices == [0, 1, 2, 3, 5, 6, 7]
+    norms = [l for l in m.backbone.layers if isinstance(l, GraphBatchNorm)]
+    assert all(l.unseen_aus == [4] for l in norms)
+    features, y = tu.batch(m, n=4)
+    out = m(features, training=False)  # all AUs, the new one included
+    assert out["au"].shape == (4, 8)
+    flipped = {**y, "labels": y["labels"].copy()}
+    flipped["labels"][:, 4] = 1.0 - flipped["labels"][:, 4]  # its labels never reach the loss
+    np.testing.assert_allclose(float(m.compute_loss(features, y, out, training=False)),
+                               float(m.compute_loss(features, flipped, out, training=False)))
+    features["au_index"] = np.full(4, 4, np.int32)
+    y_pred = m(features, training=True)
+    assert float(m.compute_loss(features, y, y_pred)) == 0.0
+    assert build_model("re_net", PROTOCOL, held_out_aus=[9], **tu.tiny_kwargs()).get_config()[
+        "held_out_aus"] == [9]
+    with pytest.raises(ValueError, match="held_out_aus"):
+        build_model("re_net", PROTOCOL, held_out_aus=[23], **tu.tiny_kwargs())
+
+
+def test_learnable_graph_starts_random_not_from_pearson():
+    # Table 7: "the omega_ij of AU relation G is first randomly initialized".
+    from tfau.models.re_net import RENet
+
+    labels = np.random.default_rng(0).integers(0, 2, (50, 8)).astype(np.float32)
+    mask = np.ones_like(labels)
+    assert "correlation" in RENet.options_from_labels(labels, mask, {})
+    assert RENet.options_from_labels(labels, mask, {"learnable_graph": True}) == {}
+    pearson = RENet.options_from_labels(
+        labels, mask, {"learnable_graph": True, "learnable_graph_init": "pearson"})
+    np.testing.assert_allclose(pearson["correlation"], pearson_correlation(labels, mask))
+    m = build_model("re_net", PROTOCOL, learnable_graph=True, **tu.tiny_kwargs())
+    graph = next(l for l in m.backbone.layers if isinstance(l, GraphBatchNorm)).graph.numpy()
+    off = graph[~np.eye(8, dtype=bool)]
+    assert 0 < np.abs(off).max() < 0.1 and np.std(off) > 1e-3  # random, small
+    with pytest.raises(ValueError, match="learnable_graph_init"):
+        build_model("re_net", PROTOCOL, learnable_graph_init="zeros", **tu.tiny_kwargs())
