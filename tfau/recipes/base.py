@@ -86,6 +86,8 @@ class Recipe:
       model_options: keyword arguments for ``build_model`` shared by every preset.
       early_stopping_patience: epochs without improvement of the monitored loss before stopping;
         None disables early stopping.
+      oversample_aus: AU numbers whose positive training examples ``--oversample`` duplicates
+        once (RE-Net Table 8's "DA": AU1, AU2, AU15, AU23, AU24); empty: no such ablation.
       paper: the paper's short citation (for ``--help``).
       description: one line for ``--help``.
     """
@@ -99,6 +101,7 @@ class Recipe:
     heatmap_sigma: float = 2.0
     model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     early_stopping_patience: Optional[int] = None
+    oversample_aus: Tuple[int, ...] = ()
     paper: str = ""
     description: str = ""
 
