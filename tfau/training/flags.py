@@ -19,7 +19,7 @@ from tfau.recipes.base import Preset, Recipe
 # Hyperparameters a resumed run must not change (``--allow_changed_hparams`` overrides).
 HPARAMS = ("method", "dataset", "config", "protocol", "epochs", "batch_size", "image_size",
            "width", "backbone", "learning_rate", "max_train_examples", "model_options",
-           "heatmap_sigma", "seed")
+           "heatmap_sigma", "seed", "oversample_aus")
 
 
 def _number(kind, low=None, allow_equal=False, what="> 0"):
@@ -115,6 +115,11 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=nonnegative_int, default=0, help="default 0")
     p.add_argument("--deterministic", default="auto", choices=("auto", "true", "false"),
                    help="deterministic TF ops (auto: on for CPU runs)")
+    p.add_argument("--oversample", action="store_true",
+                   help="duplicate once every training example positive for one of AUs "
+                        + (", ".join(map(str, recipe.oversample_aus)) or "(none: this recipe "
+                                                                           "has no such ablation)")
+                        + " (class-imbalance duplication, e.g. RE-Net Table 8)")
     p.add_argument("--max_train_examples", type=positive_int, default=None)
     p.add_argument("--max_test_examples", type=positive_int, default=None)
     p.add_argument("--verbose", type=int, default=None, choices=(0, 1, 2),
@@ -211,6 +216,7 @@ class RunSettings:
     verbose: int
     allow_changed_hparams: bool = False
     overwrite_export: bool = False
+    oversample_aus: tuple = ()
 
 
 def _pick(flag, default):
@@ -276,7 +282,16 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
         verbose=1 if args.verbose is None else args.verbose,
         allow_changed_hparams=bool(args.allow_changed_hparams),
         overwrite_export=bool(args.overwrite_export),
+        oversample_aus=_oversample(recipe, args),
     )
+
+
+def _oversample(recipe: Recipe, args: argparse.Namespace) -> tuple:
+    if not getattr(args, "oversample", False):
+        return ()
+    if not recipe.oversample_aus:
+        raise SystemExit(f"--oversample: the {recipe.method} recipe names no AUs to oversample")
+    return tuple(int(a) for a in recipe.oversample_aus)
 
 
 def changed_hparams(previous: Dict[str, Any], s: RunSettings) -> Dict[str, tuple]:
