@@ -48,11 +48,13 @@ class FoldData:
     n_train: int
     val_subjects: List[bytes]
     derived_options: Dict[str, Any]
+    oversample_columns: List[int] = dataclasses.field(default_factory=list)
 
 
 def scan_fold(recipe: Recipe, s: RunSettings, fold: int) -> FoldData:
     """Splits, example count, validation subjects and the label-derived model options."""
     from tfau import data as data_lib
+    from tfau.data import augment as augment_lib
     from tfau.models import model_class
 
     builder = data_lib.get_builder(s.dataset, s.config, s.data_dir)
@@ -64,9 +66,11 @@ def scan_fold(recipe: Recipe, s: RunSettings, fold: int) -> FoldData:
     n_train = int(keep.sum())
     if s.max_train_examples:
         n_train = min(n_train, s.max_train_examples)
+    cols = augment_lib.oversample_columns(protocol.aus, s.oversample_aus)  # --oversample
+    n_train = augment_lib.oversampled_size(labels[keep][:n_train], masks[keep][:n_train], cols)
     derived = model_class(s.method).options_from_labels(labels[keep], masks[keep],
                                                        dict(s.model_options))
-    return FoldData(protocol, train_split, test_split, has_folds, n_train, val, derived)
+    return FoldData(protocol, train_split, test_split, has_folds, n_train, val, derived, cols)
 
 
 def build_and_compile(recipe: Recipe, s: RunSettings, strategy, fd: FoldData):
@@ -92,6 +96,7 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
     import tensorflow as tf
 
     from tfau import data as data_lib
+    from tfau.data import augment as augment_lib
 
     augment = recipe.augmentation(s.dataset)
     targets = tuple(getattr(model, "required_targets", ("labels", "label_mask")))
@@ -107,6 +112,8 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
             ds = data_lib.filter_subjects(ds, subjects, keep=keep)
         if limit:
             ds = ds.take(limit)
+        if training:
+            ds = augment_lib.oversample_positives(ds, fd.oversample_columns)
         return data_lib.make_pipeline(
             ds, fd.protocol, s.image_size, targets=targets, batch_size=batch_size,
             training=training, augment=augment, sample_au=sample_au if training else False, seed=seed,
