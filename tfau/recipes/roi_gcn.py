@@ -3,7 +3,10 @@
 Adam 1e-4, x0.1 every 10 epochs (30 epochs: the paper gives no count), weight decay 5e-4
 (PyTorch-style coupled, = Keras L2 2.5e-4), batch 32. Augmentation (§4.1): random rotation of
 +-30 degrees on BP4D / BP4D+ and +-10 degrees on DISFA (and on ``synthetic_au``, whose faces are
-DISFA-like frontal video), plus horizontal flip.
+DISFA-like frontal video), plus horizontal flip. The paper preset starts from ImageNet weights.
+
+Ablations (``--model_option``): Table 3 ``use_negatives=false`` (positive-only "Heatmap"),
+``use_supervision=false`` (GCN without Loss1), ``use_gcn=false``; Table 4 ``weighted_loss=true``.
 """
 from tfau.data.augment import AugmentConfig
 from tfau.recipes import presets as P
