@@ -105,10 +105,9 @@ def test_without_batch_norm_is_paper_eq3(layout):
 
 @pytest.mark.parametrize("min_rows", [10**9, 1])
 def test_decomposed_equals_naive_values_and_gradients(min_rows):
-    import tensorflow as tf
-
     if keras.backend.backend() != "tensorflow":
         pytest.skip("gradient check uses tf.GradientTape")
+    import tensorflow as tf
     x = tf.constant(_x(5))
     fast = SCCLayer(k=4, naive=False)
     fast.TRANSPOSED_FORM_MIN_ROWS = min_rows  # both forms of the decomposed product

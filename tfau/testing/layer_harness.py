@@ -176,8 +176,12 @@ def _jit_layer_call(layer, inputs, call_kwargs):
     if backend == "jax":
         import jax
 
+        kwargs = dict(call_kwargs)
+        if not getattr(layer, "_call_has_training_arg", True):
+            kwargs.pop("training", None)  # stateless_call reaches call() directly, unlike __call__
+
         def fn(trainable, non_trainable, x):
-            out, _ = layer.stateless_call(trainable, non_trainable, x, **call_kwargs)
+            out, _ = layer.stateless_call(trainable, non_trainable, x, **kwargs)
             return out
 
         tv = [v.value for v in layer.trainable_variables]

@@ -23,8 +23,12 @@ def landmarks(batch, image_size=SIZE, seed=0):
 
 
 def batch(model, n=2, seed=0, unknown=False):
-    """``(features, targets)`` NumPy dicts for ``model`` (targets from ``tfau.targets``)."""
-    from tfau import targets as targets_lib
+    """``(features, targets)`` NumPy dicts for ``model`` (targets from ``tfau.targets``, or from
+    its NumPy twin ``tfau.testing.numpy_targets`` where TensorFlow is not installed)."""
+    try:
+        from tfau import targets as targets_lib
+    except ImportError:  # JAX / PyTorch venv without TensorFlow (issue 15)
+        from tfau.testing import numpy_targets as targets_lib
 
     rng = np.random.default_rng(seed)
     size = model.image_size
@@ -61,14 +65,13 @@ def fit_one_step(model, features, targets, learning_rate=1e-3, run_eagerly=False
 
     CPU test budget: no XLA, and plain SGD (graph tracing time grows with the optimizer's ops
     per variable). ``run_eagerly`` for models whose training path has no graph-specific code.
+    NumPy dicts go straight to ``fit`` (one batch), so this runs on every Keras backend.
     """
-    import tensorflow as tf
-
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate), jit_compile=False, run_eagerly=run_eagerly
     )
-    ds = tf.data.Dataset.from_tensors((features, targets))
-    history = model.fit(ds, epochs=1, verbose=0)
+    n = len(next(iter(features.values())))
+    history = model.fit(features, targets, batch_size=n, epochs=1, verbose=0, shuffle=False)
     logs = {k: v[-1] for k, v in history.history.items()}
     for key, value in logs.items():
         assert np.isfinite(value), f"{key} is not finite: {value}"
