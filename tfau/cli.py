@@ -132,13 +132,18 @@ def _predict_one(detector, path: str, kind: str, stem: str, stats: _Stats, *, ev
             os.fsync(f.fileno())
         os.replace(tmp, csv_path)
         tmp = None
-        if writer is not None:
-            writer.close()
-            stats.overlays.append(writer.path)
-            writer = None
         stats.csvs.append(csv_path)
         stats.frames += n_frames
         stats.faces += n_faces
+        if writer is not None:
+            try:
+                writer.close()
+                stats.overlays.append(writer.path)
+            except OSError as e:
+                writer.abort()
+                stats.failed.append((path, f"overlay not written: {_os_error(e)}"))
+                log(f"[tfau] {path}: overlay not written: {_os_error(e)}", file=sys.stderr)
+            writer = None
         if plot:
             _plot_input(detector, path, kind, stem, csv_path, keep, stats, log)
         log(f"[tfau] {path}: {n_frames} frame(s), {n_faces} face(s) -> {csv_path}")
@@ -146,6 +151,12 @@ def _predict_one(detector, path: str, kind: str, stem: str, stats: _Stats, *, ev
         _remove(tmp)
         if writer is not None:
             writer.abort()
+
+
+def _os_error(e: OSError) -> str:
+    if e.strerror:
+        return e.strerror + (f": {e.filename}" if e.filename else "")
+    return str(e)
 
 
 def _draw(detector, path, kind, stem, item, keep, writer, overlay, stats):
@@ -231,12 +242,14 @@ def predict_inputs(inputs: Sequence[str], model, output: str, batch_size: int = 
             stats.failed.append((path, f"interrupted ({stats.interrupted}); no CSV written"))
             break
         except det_lib.InputError as e:
-            stats.failed.append((path, str(e)))
-            log(f"[tfau] skipped {path}: {e}", file=sys.stderr)
+            why = str(e)
+            why = why[len(path) + 2:] if why.startswith(path + ": ") else why
+            stats.failed.append((path, why))
+            log(f"[tfau] skipped {path}: {why}", file=sys.stderr)
         except Exception as e:  # noqa: BLE001 - isolate the failure to this input
             why = f"{type(e).__name__}: {str(e).strip()[:300]}"
-            if isinstance(e, OSError) and e.strerror:
-                why = f"cannot write its output ({e.strerror}{': ' + e.filename if e.filename else ''})"
+            if isinstance(e, OSError):
+                why = f"cannot write its output ({_os_error(e)})"
             stats.failed.append((path, why))
             log(f"[tfau] failed {path}: {why}", file=sys.stderr)
     return stats
