@@ -1,77 +1,22 @@
-"""Smoke test of ``python -m tfau.bench`` on tiny sizes (TINY_CONFIG models, 4x4 maps)."""
-import json
-
-import numpy as np
+"""FLOP counting and trace tables on every op spelling (plain, oneDNN ``_Mkl*``, grappler
+``_Fused*``): the same figures with ``TF_ENABLE_ONEDNN_OPTS=0`` and ``=1``."""
 import tensorflow as tf
 
-from tfau import bench
-
-
-def test_tiny_run_writes_every_figure(tmp_path):
-    out = tmp_path / "bench.json"
-    results = bench.main([
-        "--tiny", "--only", "peak", "models", "ratios", "precision",
-        "--models", "resnet_deconv", "re_net", "--json", str(out),
-    ])
-    saved = json.loads(out.read_text())
-    assert saved["peak"]["cpu_float32"]["gflops"] > 0
-    rows = {r["model"]: r for r in saved["models"]["rows"]}
-    assert set(rows) == {"resnet_deconv", "re_net"}
-    for row in rows.values():
-        for key in ("infer_gflops_per_image", "infer_images_per_s", "train_gflops_per_image",
-                    "train_images_per_s", "infer_fraction_of_peak", "train_fraction_of_peak"):
-            assert row[key] > 0, (row["model"], key)
-        # One trace per compiled function: no retracing in the timed loops.
-        assert row["infer_traces"] == 1 and row["train_traces"] == 1
-        assert not row["train_nested_calls"]
-    # RE-Net's all-AU inference folds the A AUs into the batch: A x the FLOPs of a single-AU
-    # forward pass; training runs one AU per batch (about 3 x a forward pass).
-    re_net = rows["re_net"]
-    single_au_forward = re_net["train_gflops_per_image"] / 3
-    assert re_net["infer_gflops_per_image"] > 0.7 * re_net["n_aus"] * single_au_forward
-    ratios = results["ratios"]
-    assert ratios["re_net_one_pass_vs_loop"]["max_abs_diff"] < 1e-4
-    assert len(ratios["scc_layer"]["stages"]) == 3
-    for stage in ratios["scc_layer"]["stages"]:
-        # The explicit edge tensor costs k x the neighbour projections' FLOPs.
-        assert stage["naive_gflops_fwd"] > stage["decomposed_gflops_fwd"]
-    if not tf.config.list_physical_devices("GPU"):
-        assert saved["precision"]["status"] == "awaits GPU"
-    assert all(c["met"] in (True, False) for c in saved["targets"])
-
-
-def test_explicit_a_reference_matches_layer():
-    from tfau.layers import SpectralGraphConv
-
-    x = tf.constant(np.random.default_rng(0).uniform(0, 1, (2, 4, 4, 6)).astype("float32"))
-    layer = SpectralGraphConv(n_nodes=3)
-    expected = layer(x).numpy()
-    np.testing.assert_allclose(bench.explicit_a_sgc(layer, x).numpy(), expected, rtol=1e-4,
-                               atol=1e-5)
-
-
-def test_memory_child_counts_the_explicit_laplacian():
-    job = {"h": 8, "c": 8, "m": 3, "batch": 1}
-    sgc = bench._memory_child({**job, "variant": "sgc"})
-    explicit = bench._memory_child({**job, "variant": "explicit_a"})
-    dense = bench._memory_child({**job, "variant": "dense"})
-    assert sgc["rss_method"] in ("VmHWM", "ru_maxrss")
-    # [64, 64] A, D^-1/2 A D^-1/2, L and their gradients dwarf the [64, 3] factors.
-    assert explicit["analytic_mb"] > 2 * sgc["analytic_mb"] > 2 * dense["analytic_mb"]
+from benchmarks import flops
 
 
 def test_graph_flops_by_hand():
     w = tf.Variable(tf.ones((32, 16)))
     fn = tf.function(lambda x: tf.matmul(x, w))
     concrete = fn.get_concrete_function(tf.TensorSpec((4, 32), tf.float32))
-    assert bench.graph_flops(concrete.graph)[0] == 2 * 4 * 32 * 16
+    assert flops.graph_flops(concrete.graph)[0] == 2 * 4 * 32 * 16
 
 
 def test_batch_matmul_flops_with_adjoint():
     # [2, 8, 3]^T x [2, 8, 5] -> [2, 3, 5]: inner dimension 8 (TF's own statistic reads 3).
     fn = tf.function(lambda a, b: tf.matmul(a, b, adjoint_a=True))
     concrete = fn.get_concrete_function(tf.TensorSpec((2, 8, 3)), tf.TensorSpec((2, 8, 5)))
-    assert bench.graph_flops(concrete.graph)[0] == 2 * 8 * (2 * 3 * 5)
+    assert flops.graph_flops(concrete.graph)[0] == 2 * 8 * (2 * 3 * 5)
 
 
 def test_trace_summary(tmp_path):
@@ -81,7 +26,7 @@ def test_trace_summary(tmp_path):
     tf.profiler.experimental.start(str(tmp_path))
     fn(x).numpy()
     tf.profiler.experimental.stop()
-    by_type, _ = bench.summarize_trace(str(tmp_path))
+    by_type, _ = flops.summarize_trace(str(tmp_path))
     assert "MatMul" in by_type
 
 
@@ -96,7 +41,7 @@ def test_canonical_op_type_reads_onednn_and_fused_spellings():
         ("_MklFusedBatchNormV3", "FusedBatchNormV3"), ("_FusedBatchNormEx", "_FusedBatchNormEx"),
         ("Relu", "Relu"), ("_Retval", "_Retval"),
     ]:
-        assert bench.canonical_op_type(spelling) == plain, spelling
+        assert flops.canonical_op_type(spelling) == plain, spelling
 
 
 def _rewritten_op(graph, op_type, inputs, **attrs):
@@ -157,5 +102,5 @@ def test_graph_flops_counts_both_op_spellings():
         }
     for spelling, (op, expected) in ops.items():
         assert op.type == spelling
-        assert bench.op_flops(g, op) == expected, spelling
-    assert bench.graph_flops(g)[0] == sum(expected for _, expected in ops.values())
+        assert flops.op_flops(g, op) == expected, spelling
+    assert flops.graph_flops(g)[0] == sum(expected for _, expected in ops.values())
