@@ -5,6 +5,8 @@ A run folder (``runs/<method>/<name>``, or ``fold<k>/`` inside it for ``--fold a
                          options derived from the training labels, splits, schedule);
   ``final.weights.h5``   the weights after training (``checkpoints/{last,best}.weights.h5``
                          during it; ``backup/`` is Keras's BackupAndRestore state);
+  ``final.keras``        the serving model (training-only branches removed) as one Keras file:
+                         ``tfau.Detector("runs/<method>/<name>/final.keras")``;
   ``results.md/.json``   the held-out table (per fold; the fold mean at the top level).
 
 The trainer writes this format and ``tfau.export`` reads it; neither imports the other.
@@ -22,6 +24,7 @@ RUN_FILE = "run.json"
 RESULTS_MD = "results.md"
 RESULTS_JSON = "results.json"
 FINAL_WEIGHTS = "final.weights.h5"
+FINAL_KERAS = "final.keras"
 WEIGHT_CANDIDATES = (FINAL_WEIGHTS, os.path.join("checkpoints", "best.weights.h5"),
                      os.path.join("checkpoints", "last.weights.h5"))
 
@@ -79,6 +82,30 @@ def write_run(run_dir: str, run: Dict[str, Any]) -> None:
     with open(tmp, "w") as f:
         json.dump(run, f, indent=1)
     os.replace(tmp, path)
+
+
+def save_keras(model, run_dir: str) -> Optional[str]:
+    """Writes the serving model as ``run_dir/final.keras`` (a temporary name, then a rename).
+
+    A failure is a warning (None returned): the weights file is what resuming and
+    ``tfau export`` need.
+    """
+    import sys
+
+    serving = model.serving_model() if hasattr(model, "serving_model") else model
+    path = os.path.join(run_dir, FINAL_KERAS)
+    tmp = os.path.join(run_dir, ".tmp-" + FINAL_KERAS)  # Keras wants the .keras extension
+    try:
+        serving.save(tmp)
+        os.replace(tmp, path)
+        return path
+    except Exception as e:  # noqa: BLE001
+        print(f"[tfau] warning: {path} not written ({type(e).__name__}: {str(e)[:200]})",
+              file=sys.stderr, flush=True)
+        return None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def find_weights(run_dir: str) -> str:

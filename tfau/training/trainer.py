@@ -283,6 +283,7 @@ def run_fold(recipe: Recipe, s: RunSettings, strategy, fold: int, run_dir: str,
     fit_s = time.time() - t_fit
     if chief:
         model.save_weights(os.path.join(run_dir, runs_lib.FINAL_WEIGHTS), overwrite=True)
+        runs_lib.save_keras(model, run_dir)  # tfau.Detector("<run>/final.keras")
 
     t_eval = time.time()
     out = evaluate_fold(s, model, fd, fold, test_fn)
