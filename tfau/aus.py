@@ -109,6 +109,26 @@ def get_protocol(name: str, threshold: Optional[float] = None) -> Protocol:
     return protocol.with_threshold(threshold) if threshold is not None else protocol
 
 
+def resolve_protocol(protocol) -> Protocol:
+    """A ``Protocol`` from a ``Protocol``, a protocol name, or its dict form (a model config or
+    run file: ``dataclasses.asdict(protocol)``). The one resolver every module uses."""
+    if isinstance(protocol, Protocol):
+        return protocol
+    if isinstance(protocol, str):
+        return get_protocol(protocol)
+    if isinstance(protocol, dict):
+        fields = {f.name for f in dataclasses.fields(Protocol)}
+        unknown = sorted(set(protocol) - fields)
+        if unknown:
+            raise ValueError(f"protocol dict: unknown keys {unknown}; a Protocol has {sorted(fields)}")
+        missing = sorted({"name", "dataset", "task", "aus"} - set(protocol))
+        if missing:
+            raise ValueError(f"protocol dict: missing keys {missing}")
+        return Protocol(**{**protocol, "aus": tuple(int(a) for a in protocol["aus"])})
+    raise TypeError(f"protocol must be a name, a tfau.aus.Protocol or its dict form, got "
+                    f"{protocol!r}")
+
+
 def intensity_to_occurrence(intensity, threshold: float):
     """0/1 occurrence from 0-5 intensities (works on NumPy arrays and TF tensors)."""
     return (intensity >= threshold) * 1

@@ -408,12 +408,7 @@ _FORMATS = {"icc": ("ICC", 1.0, 2), "mae": ("MAE", 1.0, 2),
             "f1": ("F1 (%)", 100.0, 1), "accuracy": ("Acc. (%)", 100.0, 1)}
 
 
-def _as_protocol(protocol) -> aus_lib.Protocol:
-    if isinstance(protocol, aus_lib.Protocol):
-        return protocol
-    if isinstance(protocol, str):
-        return aus_lib.get_protocol(protocol)
-    raise TypeError(f"protocol must be a tfau.aus.Protocol or a protocol name; got {protocol!r}")
+_as_protocol = aus_lib.resolve_protocol  # the one resolver (tfau.aus)
 
 
 def _nanmean(values) -> float:

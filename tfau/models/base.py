@@ -73,17 +73,8 @@ def build_tiny_model(name, protocol, **kwargs):
     return build_model(name, protocol, **{**TINY_CONFIG, **kwargs})
 
 
-def resolve_protocol(protocol):
-    """A ``Protocol`` from a protocol name, a ``Protocol`` or its dict form (from a config)."""
-    if isinstance(protocol, aus_lib.Protocol):
-        return protocol
-    if isinstance(protocol, str):
-        return aus_lib.get_protocol(protocol)
-    if isinstance(protocol, dict):
-        fields = dict(protocol)
-        fields["aus"] = tuple(int(a) for a in fields["aus"])
-        return aus_lib.Protocol(**fields)
-    raise TypeError(f"protocol must be a name, a Protocol or a dict, got {protocol!r}")
+# The one protocol resolver (name, Protocol or dict form), re-exported for the models.
+resolve_protocol = aus_lib.resolve_protocol
 
 
 def protocol_to_config(protocol):
