@@ -98,3 +98,58 @@ def test_saved_model_cli_show_and_run(tiny_saved_model, tmp_path):
     np.testing.assert_allclose(au, expected["au"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(maps, expected["maps"], rtol=1e-4, atol=1e-5)
 
+
+
+def test_detector_and_plots_stay_on_the_serving_side():
+    # tfau.Detector loads SavedModels, .keras files and run folders without the trainer
+    import ast
+
+    import tfau
+
+    root = os.path.dirname(tfau.__file__)
+    seen, todo = set(), ["tfau.detector", "tfau.plots", "tfau.export"]
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        path = os.path.join(root, *mod.split(".")[1:]) + ".py"
+        if not os.path.exists(path):
+            path = os.path.join(root, *mod.split(".")[1:], "__init__.py")
+        if not os.path.exists(path):
+            continue
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            todo += [n for n in names if n.startswith("tfau.")]
+    assert "tfau.detector" in seen and "tfau.runs" in seen
+    assert not [m for m in seen if m.startswith("tfau.training")], sorted(seen)
+
+
+def test_detector_model_errors_name_the_path(tmp_path):
+    from tfau import aus, detector
+    from tfau.models import build_tiny_model
+
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        detector.load_model(str(tmp_path / "nowhere"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="neither a SavedModel folder"):
+        detector.load_model(str(tmp_path / "empty"))
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    model = build_tiny_model("resnet_deconv", aus.get_protocol("disfa_intensity"), image_size=32)
+    model(np.zeros((1, 32, 32, 3), np.float32))
+    model.serving_model().save(str(lone / "m.keras"))
+    with pytest.raises(export.ModelError, match="no run.json beside it"):
+        detector.load_model(str(lone / "m.keras"))
+    (lone / "run.json").write_text("{broken")
+    with pytest.raises(export.ModelError, match="run.json"):
+        detector.load_model(str(lone / "m.keras"))
+    (tmp_path / "garbage.keras").write_bytes(b"not a zip")
+    (tmp_path / "run.json").write_text(json.dumps(
+        {"method": "resnet_deconv", "protocol": "disfa_intensity", "image_size": 32}))
+    with pytest.raises(export.ModelError, match="garbage.keras: cannot load"):
+        detector.load_model(str(tmp_path / "garbage.keras"))
