@@ -12,13 +12,18 @@ thirds (identity ``i`` in ``fold{i % 3 + 1}``).
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import os
-from typing import Optional
+from typing import Dict, Optional
+
+from absl import logging
 
 import tensorflow_datasets as tfds
 
 from tfau import aus as aus_lib
+from tfau_datasets import build_lib
 from tfau_datasets import common
 from tfau_datasets.synthetic_au import generate, render
 
@@ -93,7 +98,7 @@ def default_workers(n_examples: int) -> int:
     return max(1, min(cpus if isinstance(cpus, int) else 1, 4))
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(build_lib.BuilderMixin, tfds.core.GeneratorBasedBuilder):
     """DatasetBuilder for synthetic_au."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -110,22 +115,60 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             features=common.example_features(self.protocol),
             supervised_keys=None,
             homepage="https://github.com/tfau/tfau",
+            metadata=tfds.core.MetadataDict(),
         )
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         del dl_manager  # nothing to download
         cfg = self.builder_config
-        return {split: self._generate_examples(part)
+        return {split: self._generate_examples(part, split)
                 for split, part in zip(generate.FOLD_SPLITS, generate.folds(cfg.n_identities))}
 
-    def _generate_examples(self, subjects):
+    def _generate_examples(self, subjects, split: str = ""):
         cfg = self.builder_config
         identities = [int(s[1:]) - 1 for s in subjects]
         spec = generate.ExampleSpec(protocol_name=cfg.protocol, n_frames=cfg.n_frames,
                                     seed=cfg.seed, threshold=cfg.threshold,
                                     unknown_rate=cfg.unknown_rate)
+        if self._use_beam:  # one element per sequence, spread over the Beam workers
+            units = [(f"{render.subject_name(i)}/{render.sequence_name(q)}",
+                      functools.partial(_sequence_unit, spec, i, q))
+                     for i in identities for q in range(cfg.n_sequences)]
+            return self._run_units(split, units)
+        # Plain build: the render pool (default_workers), with progress and the same summary.
         workers = default_workers(cfg.size.n_examples)
-        yield from generate.iter_examples(spec, identities, cfg.n_sequences, workers=workers)
+        return self._local(split, generate.iter_examples(spec, identities, cfg.n_sequences,
+                                                         workers=workers),
+                           len(identities) * cfg.n_sequences, len(identities) * cfg.n_sequences
+                           * cfg.n_frames)
+
+    def _local(self, split, examples, n_sequences: int, n_frames: int):
+        name = f"{self.name}/{self.builder_config.name}"
+        progress = build_lib.Progress(f"{name} {split}", n_sequences, n_frames)
+        per_seq: Dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        try:
+            for key, ex in examples:
+                per_seq[f"{ex['subject']}/{ex['sequence']}"].update(examples=1, rendered=1)
+                progress.frame()
+                yield key, ex
+        finally:
+            progress.units = len(per_seq)
+            progress.log()
+            totals = collections.Counter()
+            for counts in per_seq.values():
+                totals.update(counts)
+            summary = build_lib.split_summary(totals, per_seq, lambda u: u.split("/", 1)[0])
+            logging.info("%s", build_lib.format_summary(name, split, summary))
+            self._record_summary(split, summary)
+
+
+def _sequence_unit(spec: generate.ExampleSpec, identity: int, sequence: int,
+                   tally: build_lib.Tally):
+    """One rendered sequence (a Beam build unit)."""
+    examples = generate.sequence_examples(spec, identity, sequence)
+    tally.add("examples", len(examples))
+    tally.add("rendered", len(examples))
+    yield from examples
 
 
 __all__ = ["Builder", "SyntheticAuConfig", "render"]
