@@ -175,6 +175,7 @@ def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au"
             f"left{eta}", flush=True)
         argv = ["--dataset", dataset, "--seed", str(seed), "--output_dir", fold_dir,
                 "--no_export", "--verbose", "0", "--fold", "fera" if fold == 0 else str(fold)]
+        argv += list(row.get("flags") or ())
         if config:
             argv += ["--config", config]
         if data_dir:

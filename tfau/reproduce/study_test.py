@@ -163,8 +163,13 @@ class _FakeTrainer:
         self.calls, self.kill_at = [], kill_at
 
     def __call__(self, recipe, argv):
-        argv = [a for a in argv if a != "--no_export"]
-        args = dict(zip(argv[::2], argv[1::2]))
+        args, i = {}, 0
+        while i < len(argv):   # "--key value" pairs and bare flags ("--no_export")
+            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                args[argv[i]], i = argv[i + 1], i + 2
+            else:
+                args[argv[i]], i = True, i + 1
+        self.args = getattr(self, "args", []) + [(recipe, args)]
         if self.kill_at is not None and len(self.calls) == self.kill_at:
             raise KeyboardInterrupt
         self.calls.append((recipe.method, dict(recipe.model_options), args["--output_dir"],
@@ -239,5 +244,14 @@ def test_row_options_and_recipe_fields_reach_the_trainer(tmp_path, monkeypatch):
     study.run_study("g2rl", "fig7", str(tmp_path), dataset="synthetic_au", preset="tiny",
                     seeds=1, log=lambda m, **k: None)
     assert [s[1] for s in seen] == [None, 0.005, 0.01, 0.05, 0.1, 0.5]
+    # RE-Net Table 8: the DA rows pass --oversample with the paper's AUs in the recipe.
+    fake = _FakeTrainer()
+    monkeypatch.setattr(training, "main", fake)
+    study.run_study("re_net", "8", str(tmp_path), preset="tiny", seeds=1, log=lambda m, **k: None)
+    da = {a["--output_dir"].split(os.sep)[-3]: (r.oversample_aus, a.get("--oversample"))
+          for r, a in fake.args}
+    assert da == {"resnet18_noda": (da["resnet18_noda"][0], None),
+                  "resnet18_da": ((1, 2, 15, 23, 24), True),
+                  "ours_noda": (da["ours_noda"][0], None), "ours_da": ((1, 2, 15, 23, 24), True)}
     with pytest.raises(SystemExit, match="--preset 'nope'"):
         study.run_study("g2rl", "fig7", str(tmp_path), preset="nope", seeds=1)

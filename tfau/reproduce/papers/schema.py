@@ -29,15 +29,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-_ROW_KEYS = ("options", "recipe_fields", "approximate", "sweep_value", "pending")
-
-
 def row(id: str, label: str, method: Optional[str] = None, *, options=None, recipe_fields=None,
-        approximate: bool = False, sweep_value=None, pending: Optional[str] = None,
-        **published) -> Dict[str, Any]:
+        flags: Sequence[str] = (), approximate: bool = False, sweep_value=None,
+        pending: Optional[str] = None, **published) -> Dict[str, Any]:
     """A compact row: ``published`` is ``metric=[v_AU1, ..., v_AUn, avg]`` or ``metric=avg``."""
     return {"id": id, "label": label, "method": method, "options": dict(options or {}),
-            "recipe_fields": dict(recipe_fields or {}), "approximate": approximate,
+            "recipe_fields": dict(recipe_fields or {}), "flags": list(flags),
+            "approximate": approximate,
             "sweep_value": sweep_value, "pending": pending, "_published": published}
 
 
