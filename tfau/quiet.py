@@ -32,6 +32,10 @@ def quiet_tensorflow(verbose: bool = False) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:  # a JAX/PyTorch-only environment
+        return
     captured = _import_capturing_stderr()
     for line in captured.splitlines():
         if line.strip() and not NOISE.search(line):

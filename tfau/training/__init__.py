@@ -3,6 +3,10 @@
 Recipes (the papers' training facts) are in ``tfau.recipes``; the run-folder format is
 ``tfau.runs``. Imports are lazy so ``tfau.training.optim`` loads without the trainer.
 """
+from tfau import quiet as _quiet
+
+# before TensorFlow loads: no C++ start-up logging (TF_CPP_MIN_LOG_LEVEL=0 brings it back)
+_quiet.quiet_tensorflow()
 from tfau.training.optim import AdamL2, OptimizerSpec
 
 __all__ = ["AdamL2", "OptimizerSpec", "main", "run", "run_script"]

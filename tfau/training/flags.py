@@ -12,6 +12,7 @@ import datetime
 import json
 import math
 import os
+import sys
 from typing import Any, Dict, Optional, Sequence
 
 from tfau.recipes.base import Preset, Recipe
@@ -123,7 +124,8 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     p.add_argument("--max_train_examples", type=positive_int, default=None)
     p.add_argument("--max_test_examples", type=positive_int, default=None)
     p.add_argument("--verbose", type=int, default=None, choices=(0, 1, 2),
-                   help="Keras fit verbosity (default: progress bar)")
+                   help="Keras fit verbosity (default: a progress bar on a terminal, one line "
+                        "per epoch when the output is redirected)")
     return p
 
 
@@ -279,7 +281,8 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
         cache=preset.cache, output_dir=output_dir,
         export_dir=None if args.no_export else args.export_dir,
         data_dir=args.data_dir,
-        verbose=1 if args.verbose is None else args.verbose,
+        # a progress bar on a terminal, one line per epoch when redirected to a file
+        verbose=(1 if sys.stdout.isatty() else 2) if args.verbose is None else args.verbose,
         allow_changed_hparams=bool(args.allow_changed_hparams),
         overwrite_export=bool(args.overwrite_export),
         oversample_aus=_oversample(recipe, args),
