@@ -1,5 +1,8 @@
 """TensorFlow target ops: AU heatmap / ROI points, Gaussian intensity heatmaps, ROI maps, decoding.
 
+Decoding (``decode_heatmaps``, ``decode_roi``, ``roi_window_masks``) is ``tfau.decoding``'s
+keras.ops code, the one the models use, called on TF tensors here.
+
 Every op works on any number of leading (batch) dimensions, including none, so the same call
 serves a per-example ``tf.data`` map and a batched model; all are plain TF ops with static
 shapes (``tf.function(jit_compile=True)`` compiles them).
@@ -17,7 +20,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-from tfau import geometry
+from tfau import decoding, geometry
 
 MapSize = Union[int, Sequence[int]]
 
@@ -158,13 +161,10 @@ def roi_window_masks(points, map_size: MapSize, window: int = 7) -> tf.Tensor:
 
     ``[..., 2A, 2]`` map-pixel centres -> ``[..., h, w, 2A]`` (one channel per window, in the
     order of ``RoiSpec``: channels ``2a``, ``2a + 1`` are AU ``a``'s windows). For
-    ``decode_roi``'s per-window rule."""
+    ``decode_roi``'s per-window rule. ``tfau.decoding.window_masks`` on TF tensors."""
     h, w = _hw(map_size)
     points = _check_points(points, "points")
-    c = _round_half_up(points)
-    _, ix = _axis_profiles(c[..., 0], w, 1.0, window)
-    _, iy = _axis_profiles(c[..., 1], h, 1.0, window)
-    return tf.einsum("...ph,...pw->...hwp", iy, ix)
+    return tf.convert_to_tensor(decoding.window_masks(points, (h, w), window))
 
 
 def roi_maps(points, labels, map_size: MapSize, window: int = 7, sigma: float = 1.0,
@@ -218,18 +218,7 @@ def roi_maps(points, labels, map_size: MapSize, window: int = 7, sigma: float = 
     return tf.transpose(values, perm), tf.transpose(inside, perm)
 
 
-def points_to_aus_matrix(point_au, n_aus: int) -> np.ndarray:
-    """``[P, A]`` averaging matrix: column a = 1/count on AU a's points."""
-    point_au = np.asarray(point_au, np.int64).reshape(-1)
-    if point_au.size == 0 or point_au.min() < 0 or point_au.max() >= n_aus:
-        raise ValueError(f"point_au must index 0..{n_aus - 1}, got {point_au.tolist()}")
-    m = np.zeros((point_au.size, n_aus), np.float32)
-    m[np.arange(point_au.size), point_au] = 1.0
-    counts = m.sum(axis=0)
-    if (counts == 0).any():
-        raise ValueError(f"point_au: AU index(es) {np.nonzero(counts == 0)[0].tolist()} "
-                         "have no point")
-    return m / counts
+points_to_aus_matrix = decoding.points_to_aus_matrix  # one implementation (tfau.decoding)
 
 
 def expand_to_points(values, point_au) -> tf.Tensor:
@@ -242,18 +231,15 @@ def expand_to_points(values, point_au) -> tf.Tensor:
 def decode_heatmaps(maps, point_au, n_aus: int, scale: float = 1.0) -> tf.Tensor:
     """Intensity per AU: max of each map / ``scale``, averaged over the AU's points.
 
-    ``[..., h, w, P]`` -> ``[..., A]``. Inverse of ``gaussian_heatmaps`` for in-map points."""
+    ``[..., h, w, P]`` -> ``[..., A]``. Inverse of ``gaussian_heatmaps`` for in-map points.
+    ``tfau.decoding.decode_heatmaps`` (the models' decoder) on TF tensors."""
     maps = tf.convert_to_tensor(maps, tf.float32)
-    if maps.shape.rank is None or maps.shape.rank < 3:
-        raise ValueError(f"maps must have shape [..., h, w, P], got {maps.shape}")
-    avg = points_to_aus_matrix(point_au, n_aus)
-    if maps.shape[-1] is not None and maps.shape[-1] != avg.shape[0]:
-        raise ValueError(f"maps has {maps.shape[-1]} channels but point_au has {avg.shape[0]}")
-    peaks = tf.reduce_max(maps, axis=[-3, -2]) / float(scale)
-    return tf.einsum("...p,pa->...a", peaks, tf.constant(avg))
+    if maps.shape.rank is None:
+        raise ValueError("maps must have shape [..., h, w, P], got unknown rank")
+    return tf.convert_to_tensor(decoding.decode_heatmaps(maps, point_au, n_aus, scale))
 
 
-def decode_roi(pred_maps, mask) -> tf.Tensor:
+def decode_roi(pred_maps, mask, reduce: str = "mean") -> tf.Tensor:
     """ROI-GCN decision score per AU; positive = active.
 
     Args:
@@ -263,29 +249,17 @@ def decode_roi(pred_maps, mask) -> tf.Tensor:
         the mean inside either window is > 0"); a window with no pixel on the map is skipped,
         and an AU with neither scores 0. Or ``[..., h, w, A]`` (``roi_maps``' mask, both windows
         merged): score = mean of ``pred`` over the merged mask (0 where the mask is empty).
+      reduce: ``"mean"`` (the paper's rule) or ``"max"`` (its positive-only ablation).
 
     Returns:
-      ``[..., A]`` scores.
+      ``[..., A]`` scores (``tfau.decoding.decode_roi`` on TF tensors).
     """
     pred = tf.convert_to_tensor(pred_maps, tf.float32)
     mask = tf.convert_to_tensor(mask, tf.float32)
-    n_aus, n_mask = pred.shape[-1], mask.shape[-1]
-    if pred.shape.rank is None or pred.shape.rank < 3 or mask.shape.rank != pred.shape.rank:
+    if pred.shape.rank is None or mask.shape.rank is None:
         raise ValueError(f"pred_maps and mask must both be [..., h, w, C], got {pred.shape} "
                          f"and {mask.shape}")
-    if n_mask == n_aus:
-        total = tf.reduce_sum(pred * mask, axis=[-3, -2])
-        count = tf.reduce_sum(mask, axis=[-3, -2])
-        return tf.math.divide_no_nan(total, count)
-    if n_mask != 2 * n_aus:
-        raise ValueError(f"mask must have A={n_aus} or 2A={2 * n_aus} channels, got {n_mask}")
-    pred2 = tf.repeat(pred, 2, axis=-1)  # channel 2a and 2a+1 <- AU a
-    total = tf.reduce_sum(pred2 * mask, axis=[-3, -2])
-    count = tf.reduce_sum(mask, axis=[-3, -2])
-    means = tf.where(count > 0, tf.math.divide_no_nan(total, count), -np.inf)
-    lead = tf.shape(means)[:-1]
-    best = tf.reduce_max(tf.reshape(means, tf.concat([lead, [-1, 2]], axis=0)), axis=-1)
-    return tf.where(tf.math.is_inf(best), tf.zeros_like(best), best)
+    return tf.convert_to_tensor(decoding.decode_roi(pred, mask, reduce))
 
 
 # ---------------------------------------------------------------------------------------------
