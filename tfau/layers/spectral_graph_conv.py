@@ -110,7 +110,9 @@ class SpectralGraphConv(keras.layers.Layer):
         self.phi_bias = bias("phi_bias", self.n_nodes)
         self.lambda_kernel = kernel("lambda_kernel", (channels, self.n_nodes))
         self.lambda_bias = bias("lambda_bias", self.n_nodes)
-        self.theta = kernel("theta", (channels, units))
+        # Named "..._kernel" so an L2 meant for kernels (AdamL2 decays names ending in
+        # "kernel") decays Theta too; it is the graph convolution's weight matrix.
+        self.theta = kernel("theta_kernel", (channels, units))
         self.theta_bias = bias("theta_bias", units) if self.use_bias else None
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
 
@@ -133,15 +135,16 @@ class SpectralGraphConv(keras.layers.Layer):
         # Lambda branch: sigmoid(Dense(GAP(X0))), float32.
         x32 = ops.cast(x, "float32")
         pooled = ops.mean(x32, axis=1)  # [B, C]
-        lam = ops.sigmoid(
-            ops.matmul(pooled, ops.cast(self.lambda_kernel, "float32"))
-            + ops.cast(self.lambda_bias, "float32")
-        )  # [B, M]
+        lam_logits = (ops.matmul(pooled, ops.cast(self.lambda_kernel, "float32"))
+                      + ops.cast(self.lambda_bias, "float32"))
+        # Lambda = sigmoid(logits) [B, M], divided by its per-sample maximum (L is invariant to
+        # it), formed in log space so that saturated sigmoids keep finite gradients.
+        log_lam = -ops.softplus(-lam_logits)
+        lam = ops.exp(log_lam - ops.stop_gradient(ops.max(log_lam, axis=1, keepdims=True)))
 
-        # Degrees without forming A. Scale-normalise Phi and Lambda (L is invariant to both).
+        # Degrees without forming A. Scale-normalise Phi (L is invariant to it).
         scale = ops.stop_gradient(ops.max(phi, axis=(1, 2), keepdims=True))
         phi_n = phi / ops.maximum(scale, 1e-30)
-        lam = lam / ops.stop_gradient(ops.maximum(ops.max(lam, axis=1, keepdims=True), 1e-30))
         col = ops.sum(phi_n, axis=1)  # Phi^T 1: [B, M]
         deg = ops.sum(phi_n * (lam * col)[:, None, :], axis=-1)  # Phi (Lambda Phi^T 1): [B, n]
         # A floor, not an additive epsilon (see the module docstring).

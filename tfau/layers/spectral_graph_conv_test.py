@@ -31,7 +31,7 @@ def brute_force(layer, x, activation=True):
         d = a.sum(axis=1)
         d_inv_sqrt = np.diag(1.0 / np.sqrt(d))
         lap = np.eye(h * wd) - d_inv_sqrt @ a @ d_inv_sqrt
-        y = lap @ x0 @ w["theta"]
+        y = lap @ x0 @ w["theta_kernel"]
         if layer.use_bias:
             y = y + w["theta_bias"]
         if activation:
@@ -154,3 +154,29 @@ def test_degree_floor_config():
     assert layer.degree_floor == 1e-8 and layer.get_config()["degree_floor"] == 1e-8
     with pytest.raises(ValueError, match="degree_floor"):
         SpectralGraphConv(2, degree_floor=0.0)
+
+
+def test_weight_names_say_which_are_kernels():
+    # Issue 11 item 10: an L2 on kernels finds Phi's, Lambda's and Theta's matrices by name.
+    layer = SpectralGraphConv(2, units=3, use_bias=True)
+    layer.build((None, 4, 4, 5))
+    kernels = sorted(v.name for v in layer.weights if v.name.endswith("kernel"))
+    assert kernels == ["lambda_kernel", "phi_kernel", "theta_kernel"]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="GradientTape")
+def test_saturated_lambda_keeps_finite_gradients():
+    # Weight seeds where Lambda's sigmoid saturates at huge inputs: dividing Lambda by its
+    # maximum in linear space gave NaN gradients (0 * inf); in log space they stay finite.
+    import tensorflow as tf
+
+    for seed, scale in ((2, 1e6), (4, 1e15), (5, 1e15)):
+        keras.utils.set_random_seed(seed)
+        x = tf.constant(_x(3, (2, 4, 4, 5), scale=scale))
+        layer = SpectralGraphConv(3, return_phi=True)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y, phi = layer(x)
+            loss = tf.reduce_sum(y) + tf.reduce_sum(phi)
+        for g in tape.gradient(loss, [x, *layer.trainable_variables]):
+            assert np.all(np.isfinite(g.numpy())), "non-finite gradient"
