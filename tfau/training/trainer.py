@@ -216,7 +216,7 @@ def evaluation_predictor(model):
         def outputs(features):
             return {"serving": serving(features["image"], training=False)["au"]}
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)  # as Keras traces models' call
     def predict(features):
         out = outputs(features)
         names[:] = list(out)
