@@ -18,6 +18,9 @@
     SavedModel from a training run folder (``run.json`` + ``*.weights.h5``).
 ``tfau info --model M``
     The metadata recorded in a SavedModel.
+``tfau convert-weights {hrnetv2_w18,resnet18} SOURCE DEST``
+    A PyTorch ImageNet checkpoint as a Keras backbone weights file
+    (``tfau.backbones.conversion``).
 """
 from __future__ import annotations
 
@@ -458,6 +461,15 @@ def _finite(text: str) -> float:
     return value
 
 
+CONVERTIBLE_BACKBONES = ("hrnetv2_w18", "resnet18")  # tfau.backbones.conversion.CONVERTIBLE
+
+
+def cmd_convert_weights(args) -> int:
+    from tfau.backbones.conversion import cli as convert_cli
+
+    return convert_cli.convert_weights(args.backbone, args.source, args.dest, args.overwrite)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tfau", description="Facial Action Units with tfau models.")
     p.add_argument("--verbose", action="store_true",
@@ -529,6 +541,23 @@ def build_parser() -> argparse.ArgumentParser:
     from tfau.reproduce import study as reproduce_study
 
     reproduce_study.add_parser(sub)
+
+    # tfau convert-weights: the parser here (no Keras import for --help), the work in
+    # tfau.backbones.conversion.cli.
+    cw = sub.add_parser("convert-weights",
+                        help="PyTorch ImageNet checkpoint (.pth / .safetensors) -> Keras .weights.h5",
+                        description="A PyTorch checkpoint as our backbone's Keras weights file (width "
+                                    "1.0, any input size): --backbone_weights DEST, or saved as "
+                                    "$TFAU_WEIGHTS_DIR/<backbone>_imagenet.weights.h5 (default folder "
+                                    "~/.keras/tfau) what --backbone_weights imagenet loads.")
+    cw.add_argument("backbone", choices=CONVERTIBLE_BACKBONES)
+    cw.add_argument("source", metavar="SOURCE",
+                    help=".pth/.pt/.bin (needs torch) or .safetensors (NumPy only): HRNet's "
+                         "hrnetv2_w18_imagenet_pretrained.pth or timm hrnet_w18; torchvision's "
+                         "resnet18-f37072fd.pth or timm resnet18")
+    cw.add_argument("dest", metavar="DEST", help="output .weights.h5 (written atomically)")
+    cw.add_argument("--overwrite", action="store_true", help="replace an existing DEST")
+    cw.set_defaults(func=cmd_convert_weights)
     return p
 
 

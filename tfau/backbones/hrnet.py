@@ -3,12 +3,24 @@
 Stem: two 3x3/2 convs (64). Stage 1: 4 bottlenecks (64 -> 256). Stages 2-4: 1, 4 and 3
 modules with 2, 3 and 4 branches of widths [18, 36, 72, 144], 4 basic blocks per branch, then
 the multi-resolution fusion: a lower-resolution branch reaches a higher one through 1x1 conv + BN
-+ bilinear upsampling, a higher-resolution branch reaches a lower one through a chain of 3x3/2
++ upsampling (``fuse_upsampling``, see below), a higher-resolution branch reaches a lower one through a chain of 3x3/2
 conv + BN (ReLU between, not after the last); the sum is ReLU'd. V2 output: every branch
 upsampled bilinearly to H/4 and concatenated (18 + 36 + 72 + 144 = 270 channels at width 1).
 
 BN momentum 0.99 (Keras convention, i.e. PyTorch 0.01), epsilon 1e-5. Strided convs pad
-symmetrically as PyTorch does, so ported weights line up.
+symmetrically as PyTorch does, so ported weights line up (``tfau.backbones.conversion`` maps the
+PyTorch checkpoints tensor for tensor; its tests check every stage against timm's ``hrnet_w18``).
+
+Fusion upsampling. The HRNet ImageNet classification code (HRNet-Image-Classification
+``cls_hrnet.py``, whose checkpoint ``hrnetv2_w18_imagenet_pretrained.pth`` every HRNet task
+starts from) and timm's ``hrnet_w18`` upsample in the fusion with
+``nn.Upsample(scale_factor=2 ** (j - i), mode='nearest')``; the facial-landmark code
+(HRNet-Facial-Landmark-Detection ``lib/models/hrnet.py``, ``HighResolutionModule.forward``) uses
+``F.interpolate(..., mode='bilinear', align_corners=False)`` on the same ImageNet weights. Our
+default is ``"nearest"``: the network the ImageNet weights were trained in, and an architecture
+that never depends on where the weights came from (a model rebuilt from a run folder without
+weights is the same network). ``"bilinear"`` gives the facial-landmark variant. The final V2
+concatenation upsamples bilinearly (``align_corners=False``) in both codes, and here.
 """
 from __future__ import annotations
 
@@ -64,13 +76,17 @@ def _basic(x, filters, name):
     return keras.layers.ReLU(name=f"{name}_out")(y)
 
 
-def _upsample(x, factor, name):
+FUSE_UPSAMPLING = ("nearest", "bilinear")
+
+
+def _upsample(x, factor, name, interpolation="bilinear"):
     if factor == 1:
         return x
-    return keras.layers.UpSampling2D(factor, interpolation="bilinear", name=name)(x)
+    # Keras' bilinear resize uses half-pixel centres: PyTorch's align_corners=False.
+    return keras.layers.UpSampling2D(factor, interpolation=interpolation, name=name)(x)
 
 
-def _module(branches, widths, name, blocks=4):
+def _module(branches, widths, name, blocks=4, fuse_upsampling="nearest"):
     """One HRNet module: ``blocks`` basic blocks per branch, then the all-to-all fusion."""
     branches = [
         _chain(x, w, blocks, f"{name}_b{i}") for i, (x, w) in enumerate(zip(branches, widths))
@@ -82,9 +98,9 @@ def _module(branches, widths, name, blocks=4):
             fname = f"{name}_fuse{j}to{i}"
             if j == i:
                 terms.append(x)
-            elif j > i:  # lower resolution -> higher: 1x1 conv + BN + bilinear upsampling
+            elif j > i:  # lower resolution -> higher: 1x1 conv + BN + upsampling
                 y = _conv_bn(x, width_i, 1, 1, False, fname)
-                terms.append(_upsample(y, 2 ** (j - i), f"{fname}_up"))
+                terms.append(_upsample(y, 2 ** (j - i), f"{fname}_up", fuse_upsampling))
             else:  # higher resolution -> lower: (i - j) strided 3x3 convs
                 y = x
                 for step in range(i - j):
@@ -118,15 +134,31 @@ def _transition(branches, widths, name):
     return out
 
 
-def hrnet_v2_w18(input_shape=(256, 256, 3), width=1.0, weights=None, name="hrnetv2_w18"):
+def hrnet_v2_w18(
+    input_shape=(256, 256, 3),
+    width=1.0,
+    weights=None,
+    fuse_upsampling="nearest",
+    name="hrnetv2_w18",
+):
     """HRNetV2-W18 -> ``[B, S/4, S/4, 270 * width]`` (images in 0..255, normalised inside).
 
     Args:
       input_shape: ``(S, S, 3)``; S divisible by 32.
       width: channel multiplier (stem, stage 1 and the branch widths); 1.0 is the paper's
         network (about 9.56 M parameters).
-      weights: ``None`` or a local weights file saved from this architecture.
+      weights: ``None``; ``"imagenet"`` (the converted ImageNet checkpoint, width 1.0 only, see
+        :func:`tfau.backbones.conversion.imagenet_weights`); a PyTorch checkpoint (``.pth``,
+        ``.safetensors``) of the HRNet ImageNet classification network or timm's ``hrnet_w18``,
+        converted on load; or a ``.weights.h5`` saved from this architecture (e.g. by
+        ``tfau convert-weights``).
+      fuse_upsampling: ``"nearest"`` (the ImageNet classification code and timm) or
+        ``"bilinear"`` (the facial-landmark code) in the fusion's low -> high paths.
     """
+    if fuse_upsampling not in FUSE_UPSAMPLING:
+        raise ValueError(
+            f"fuse_upsampling must be one of {FUSE_UPSAMPLING}, got {fuse_upsampling!r}"
+        )
     if input_shape[0] % 32 or input_shape[1] % 32:
         raise ValueError(f"HRNet needs an input size divisible by 32, got {input_shape}")
     widths = [scaled_channels(w, width, minimum=2) for w in HRNET_W18_BRANCHES]
@@ -142,10 +174,12 @@ def hrnet_v2_w18(input_shape=(256, 256, 3), width=1.0, weights=None, name="hrnet
         stage_widths = widths[:stage]
         branches = _transition(branches, stage_widths, f"transition{stage - 1}")
         for m in range(n_modules):
-            branches = _module(branches, stage_widths, f"stage{stage}_m{m}")
+            branches = _module(
+                branches, stage_widths, f"stage{stage}_m{m}", fuse_upsampling=fuse_upsampling
+            )
     outputs = [branches[0]] + [
         _upsample(x, 2 ** i, f"v2_up{i}") for i, x in enumerate(branches[1:], start=1)
     ]
     features = keras.layers.Concatenate(name="v2_concat")(outputs)
     model = keras.Model(images, features, name=name)
-    return load_local_weights(model, weights, "HRNetV2-W18")
+    return load_local_weights(model, weights, "hrnetv2_w18", width=width)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import keras
 
-from tfau.backbones.common import ImageNormalization, load_local_weights
+from tfau.backbones.common import ImageNormalization, load_local_weights, transfer_weights
 
 
 def scaled_channels(channels, width, minimum=4):
@@ -100,8 +100,12 @@ def resnet18(
         (default: :func:`batch_norm`).
       conditioned: when True the model has a second input ``au_index`` (int32 ``[B]``) and every
         norm layer is called as ``layer(x, au_index)`` (RE-Net's GraphBatchNorm).
-      weights: ``None`` or a local weights file saved from this architecture (Keras has no
-        ImageNet ResNet-18; port one and ``save_weights`` it).
+      weights: ``None``; ``"imagenet"`` (torchvision's IMAGENET1K_V1 weights, converted; width
+        1.0 only, see :func:`tfau.backbones.conversion.imagenet_weights`); a torchvision/timm
+        ``resnet18`` checkpoint (``.pth``, ``.safetensors``), converted on load; or a
+        ``.weights.h5`` of this architecture (e.g. from ``tfau convert-weights``). With a
+        ``norm`` other than plain BN, the weights are loaded into a plain twin first and every
+        norm layer starts from the pretrained BN (per-condition parameters broadcast).
     Returns:
       A functional ``keras.Model``: ``image -> features`` or ``[image, au_index] -> features``.
     """
@@ -127,4 +131,9 @@ def resnet18(
             )
     inputs = images if au_index is None else [images, au_index]
     model = keras.Model(inputs, x, name=name)
-    return load_local_weights(model, weights, "ResNet-18")
+    if weights is None:
+        return model
+    if norm is batch_norm and not conditioned:
+        return load_local_weights(model, weights, "resnet18", width=width)
+    plain = resnet18(input_shape, width=width, weights=weights, name=f"{name}_plain")
+    return transfer_weights(plain, model)

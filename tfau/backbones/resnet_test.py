@@ -68,10 +68,50 @@ def test_resnet18_local_weights(tmp_path):
     model.save_weights(path)
     loaded = resnet18((32, 32, 3), width=0.125, weights=path)
     np.testing.assert_allclose(np.asarray(loaded(_images())), np.asarray(model(_images())), atol=1e-6)
-    with pytest.raises(ValueError, match="ImageNet"):
-        resnet18((32, 32, 3), weights="imagenet")
     with pytest.raises(FileNotFoundError):
         resnet18((32, 32, 3), weights=str(tmp_path / "missing.weights.h5"))
+
+
+def test_resnet18_imagenet_offline_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFAU_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("TFAU_NO_DOWNLOAD", "1")
+    with pytest.raises(FileNotFoundError) as e:
+        resnet18((32, 32, 3), weights="imagenet")
+    message = str(e.value)
+    assert "resnet18-f37072fd.pth" in message and "tfau convert-weights resnet18" in message
+    assert str(tmp_path / "resnet18_imagenet.weights.h5") in message
+    with pytest.raises(ValueError, match="width 1.0"):
+        resnet18((32, 32, 3), width=0.125, weights="imagenet")
+
+
+def test_resnet18_conditioned_norm_starts_from_the_plain_weights(tmp_path):
+    plain = resnet18((32, 32, 3), width=0.125)
+    rng = np.random.default_rng(0)
+    for layer in plain.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32)
+                               for w in layer.get_weights()])
+    path = str(tmp_path / "plain.weights.h5")
+    plain.save_weights(path)
+    model = resnet18(
+        (32, 32, 3),
+        width=0.125,
+        norm=lambda name: GraphBatchNorm(3, name=name),
+        conditioned=True,
+        weights=path,
+    )
+    bn, gbn = plain.get_layer("stage2_block1_bn1"), model.get_layer("stage2_block1_bn1")
+    for src, dst in zip(bn.weights, gbn.weights):
+        assert dst.name == src.name
+        np.testing.assert_array_equal(np.asarray(dst), np.broadcast_to(np.asarray(src), dst.shape))
+    np.testing.assert_array_equal(np.asarray(model.get_layer("stem_conv").kernel),
+                                  np.asarray(plain.get_layer("stem_conv").kernel))
+    # every AU's output equals the plain network's (identity graph: no mixing)
+    x = _images()
+    ref = np.asarray(plain(x, training=False))
+    for au in range(3):
+        out = model([x, np.full((2,), au, np.int32)], training=False)
+        np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-4, atol=1e-4)
 
 
 def test_resnet50_no_weights():
