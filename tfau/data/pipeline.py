@@ -65,8 +65,7 @@ def tune_malloc(threshold: int = 256 << 20) -> bool:
     return ok
 
 
-def _protocol(protocol: Union[str, aus_lib.Protocol]) -> aus_lib.Protocol:
-    return aus_lib.get_protocol(protocol) if isinstance(protocol, str) else protocol
+_protocol = aus_lib.resolve_protocol  # the one protocol resolver (tfau.aus)
 
 
 def _decode(example, work_size: int):

@@ -6,12 +6,14 @@ import keras
 import numpy as np
 
 from tfau import geometry
+from tfau.models.base import TINY_CONFIG
 
-SIZE = 32  # image size of the model tests (maps 8x8); TINY_CONFIG uses 64
+SIZE = 32  # image size of the model tests (maps 8x8); TINY_CONFIG (smoke runs, benchmarks) uses 64
 
 
 def tiny_kwargs(**overrides):
-    return {"backbone": "resnet18", "width": 0.125, "image_size": SIZE, **overrides}
+    """``TINY_CONFIG`` (its backbone and width: the one tiny model size) at the tests' ``SIZE``."""
+    return {**TINY_CONFIG, "image_size": SIZE, **overrides}
 
 
 def landmarks(batch, image_size=SIZE, seed=0):
