@@ -445,7 +445,13 @@ def main(args) -> int:
     spec_tables = PAPERS[args.paper]["tables"] if args.paper in PAPERS else None
     if spec_tables is None:
         raise SystemExit(f"unknown paper {args.paper!r}; known: {sorted(PAPERS)}")
-    tables = [args.table] if args.table else sorted(spec_tables)
+    if args.table:
+        tables = [args.table]
+    else:   # every table; on a licensed dataset, every table on that dataset
+        tables = [t for t in sorted(spec_tables) if args.dataset == "synthetic_au"
+                  or spec_tables[t]["dataset"] == args.dataset]
+        if not tables:
+            raise SystemExit(f"--dataset {args.dataset}: {args.paper} has no table on it")
     if args.seeds < 1:
         raise SystemExit("--seeds must be >= 1")
     for t in tables:
@@ -459,7 +465,8 @@ def add_parser(sub) -> None:
     rp.add_argument("paper", choices=sorted(PAPERS))
     listing = "; ".join(f"{p}: {', '.join(PAPERS[p]['tables'])}" for p in PAPERS)
     rp.add_argument("--table", default=None,
-                    help=f"table or figure (default: every one). {listing}")
+                    help=f"table or figure (default: every one; on a licensed --dataset every "
+                         f"one on that dataset). {listing}")
     rp.add_argument("--dataset", default="synthetic_au")
     rp.add_argument("--preset", default=None,
                     help="recipe preset (paper, cpu, tiny) or 'study' (RESULTS.md)")

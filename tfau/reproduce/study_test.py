@@ -255,3 +255,24 @@ def test_row_options_and_recipe_fields_reach_the_trainer(tmp_path, monkeypatch):
                   "ours_noda": (da["ours_noda"][0], None), "ours_da": ((1, 2, 15, 23, 24), True)}
     with pytest.raises(SystemExit, match="--preset 'nope'"):
         study.run_study("g2rl", "fig7", str(tmp_path), preset="nope", seeds=1)
+
+
+def test_cli_picks_the_tables_of_the_dataset(monkeypatch):
+    import argparse
+
+    ran = []
+    monkeypatch.setattr(study, "run_study", lambda paper, t, *a, **k: ran.append(t))
+    args = argparse.Namespace(paper="re_net", table=None, dataset="bp4d", seeds=1, output="o",
+                              preset=None, config=None, data_dir=None)
+    assert study.main(args) == 0
+    assert ran == ["1", "4", "6", "7", "8"]
+    ran.clear()
+    args.dataset = "synthetic_au"
+    study.main(args)
+    assert ran == sorted(papers.RE_NET["tables"])
+    args.dataset = "nope"
+    with pytest.raises(SystemExit, match="--dataset nope: re_net has no table on it"):
+        study.main(args)
+    args.dataset, args.seeds = "bp4d", 0
+    with pytest.raises(SystemExit, match="--seeds"):
+        study.main(args)
