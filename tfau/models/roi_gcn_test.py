@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tfau import geometry, targets
+from tfau import geometry
+from tfau.testing.model_harness import tf_targets as targets  # skips without TF (issue 15)
 from tfau.models import build_model
 from tfau.testing import model_harness as tu
 from tfau.models.roi_gcn import RoiDecoder, inverse_occurrence_weights, template_roi_windows
@@ -200,3 +201,17 @@ def test_evaluation_outputs_landmark_and_template_windows(model):
     serving = model.serving_model()(features["image"])["au"]
     np.testing.assert_allclose(np.asarray(outs[model.EVAL_TEMPLATE]), serving, atol=1e-6)
     assert list(model.evaluation_outputs({"image": features["image"]})) == [model.EVAL_TEMPLATE]
+
+
+def test_trainer_evaluates_both_windows_in_a_tf_function(model):
+    # The trainer's generic hook traces evaluation_outputs in a tf.function (autograph once
+    # broke the model's static helpers there).
+    from tfau.training.trainer import evaluation_predictor
+
+    features, _ = tu.batch(model)
+    keys, predict, names = evaluation_predictor(model)
+    got = np.asarray(predict({k: features[k] for k in keys}))
+    assert keys == ("image", "landmarks") and names == [model.EVAL_LANDMARKS, model.EVAL_TEMPLATE]
+    outs = model.evaluation_outputs(features)
+    want = np.concatenate([np.asarray(outs[n]) for n in names], axis=1)
+    np.testing.assert_allclose(got, want, atol=1e-5)
