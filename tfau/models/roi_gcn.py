@@ -15,9 +15,12 @@ decision (threshold 0, or 0.5 for the positive-only "Heatmap" ablation); it is m
 score but not a calibrated probability. The windows come from the ``landmarks`` feature when
 given (the paper uses the dataset's landmarks), else from the 68-point template of the aligned
 face (``tfau.geometry.TEMPLATE_68``), which is what ``serving_model()`` always uses: aligned
-faces put the ROIs within a pixel or two of the template's.
+faces put most ROIs within a pixel or two of the template's, mouth and chin ROIs not always.
+``evaluation_outputs`` (the trainer's generic evaluation hook) decodes the held-out faces both
+ways, per-face windows first (the reported result), so the gap is in the results table.
 
-Ablation switches (the paper's Table 3): ``use_negatives=False`` (positive-only "Heatmap"
+Ablation switches (the paper's Table 3, ``--model_option KEY=VALUE`` from the train script;
+Table 4: ``weighted_loss=True``): ``use_negatives=False`` (positive-only "Heatmap"
 baseline: targets ``max(R, 0)``, decoding by the window maximum > 0.5), ``use_gcn=False`` (no graph
 convolution, hence no decomposition loss), ``use_supervision=False`` (GCN without Loss1).
 
