@@ -263,7 +263,8 @@ def collect(paper: str, table: str, folder: str, seeds: int) -> Dict[str, Any]:
             entry["ours"] = ours
         out_rows.append(entry)
     report = {"paper": paper, "table": table, "title": spec["title"], "metrics": spec["metrics"],
-              "published_dataset": spec["dataset"], "rows": out_rows, "seeds": seeds}
+              "published_dataset": spec["dataset"], "rows": out_rows, "seeds": seeds,
+              "sweep": spec.get("sweep")}
     report["claims"] = judge_claims(spec, out_rows)
     return report
 
@@ -406,9 +407,10 @@ def _plots(report: Dict[str, Any], folder: str) -> List[str]:
             xs = [r["sweep_value"] for r in sweep]
             ms = [r["ours"][metric]["avg"]["mean"] for r in sweep]
             hs = [np.nan_to_num(r["ours"][metric]["avg"]["ci95"]) for r in sweep]
-            ax.errorbar(xs, ms, yerr=hs, marker="o", capsize=3, label="ours (synthetic)")
-            ax.set_xscale("log")
-            ax.set_xlabel("value")
+            ax.errorbar(xs, ms, yerr=hs, marker="o", capsize=3, label="ours")
+            if max(xs) / min(xs) > 20:   # sigma 0.2-5, lambda 0.005-0.5; k 3-9 stays linear
+                ax.set_xscale("log")
+            ax.set_xlabel(report.get("sweep") or "value")
         else:
             aus = [a for a in rows[0]["ours"][metric]]
             width = 0.8 / (2 * len(rows))
