@@ -276,3 +276,19 @@ def test_cli_picks_the_tables_of_the_dataset(monkeypatch):
     args.dataset, args.seeds = "bp4d", 0
     with pytest.raises(SystemExit, match="--seeds"):
         study.main(args)
+
+
+def test_summary_lists_the_tables_awaiting_a_run(tmp_path):
+    from tfau.reproduce import summary
+
+    folder = str(tmp_path)
+    for s, (a, b) in enumerate([(60.0, 40.0), (62.0, 41.0), (61.0, 39.0)]):
+        _fake_run(os.path.join(folder, "re_net_table7"), "ours", s, [a, a])
+        _fake_run(os.path.join(folder, "re_net_table7"), "resnet18", s, [b, b])
+    text = summary.awaiting(folder, seeds=3, seconds_per_training=60)
+    lines = {line.split(":")[0]: line for line in text.splitlines()}
+    assert "- re_net 7" not in lines   # it has runs
+    assert lines["- roi_gcn 3"] == ("- roi_gcn 3: 4 runnable row(s); about 12m00s for 3 seeds "
+                                    "at this preset")
+    md = summary.summarize(folder, seeds=3)
+    assert "| re_net 7 | RE-Net beats ResNet-18 (Table 7) | held |" in md
