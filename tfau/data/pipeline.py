@@ -105,7 +105,8 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
                   deterministic: bool = False, cache: Union[bool, str] = False,
                   drop_remainder: Optional[bool] = None, shuffle_buffer: int = 2048,
                   heatmap_sigma: float = 2.0, prefetch: bool = True,
-                  warp_backend: str = "opencv", map_stride: int = 4) -> tf.data.Dataset:
+                  warp_backend: str = "opencv", map_stride: int = 4,
+                  heatmap_scale: float = 1.0) -> tf.data.Dataset:
     """Batches of ``(features, targets)`` for ``protocol`` from raw examples (``load_split``).
 
     Args:
@@ -138,6 +139,8 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
         the augmentation warp (``tfau.data.augment.warp_images``).
       map_stride: image side / map side of the target maps: the model's ``map_stride`` (4 for
         three deconvolution stages or HRNet, 8 for two).
+      heatmap_scale: heatmap peak for intensity 1: the model's ``heatmap_scale``, which its
+        decoder divides by (1: peak = intensity; the official SCC code's targets use 255).
 
     Returns:
       ``tf.data.Dataset`` of ``(features, targets)``: features ``image`` float32
@@ -150,6 +153,8 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
     unknown = [t for t in targets if t not in TARGET_KEYS]
     if unknown:
         raise ValueError(f"unknown target(s) {unknown}; known: {TARGET_KEYS}")
+    if not heatmap_scale > 0:
+        raise ValueError(f"heatmap_scale must be > 0, got {heatmap_scale!r}")
     if not isinstance(map_stride, int) or isinstance(map_stride, bool) or map_stride < 1:
         raise ValueError(f"map_stride must be a positive int, got {map_stride!r}")
     if image_size % map_stride:
@@ -208,7 +213,7 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
         if hm_spec is not None:
             out["heatmaps"] = targets_lib.heatmap_targets(
                 landmarks, labels * mask, hm_spec, image_size=image_size, map_size=map_size,
-                sigma=heatmap_sigma)
+                sigma=heatmap_sigma, scale=heatmap_scale)
         if roi_spec is not None:
             roi, roi_mask = targets_lib.roi_targets(landmarks, labels, roi_spec,
                                                     image_size=image_size, map_size=map_size,
@@ -235,6 +240,7 @@ def pipeline_for_model(ds: tf.data.Dataset, model, protocol, image_size: int, **
     """``make_pipeline`` with the targets, features and map stride a tfau model declares."""
     targets = tuple(getattr(model, "required_targets", ("labels", "label_mask")))
     kwargs.setdefault("map_stride", int(getattr(model, "map_stride", 4)))
+    kwargs.setdefault("heatmap_scale", float(getattr(model, "heatmap_scale", 1.0)))
     sample_au = "au_index" in tuple(getattr(model, "required_features", ()))
     kwargs.setdefault("sample_au", sample_au)
     return make_pipeline(ds, protocol, image_size, targets=targets, **kwargs)

@@ -10,6 +10,12 @@ applies batch normalisation (statistics over all edges, as the official code) an
 the maximum over the neighbours (eq. 4). The K = L outputs per node are reshaped back to the map,
 so SCC replaces the feature map.
 
+Edge functions (``edge_features``, SCC-Heatmap Table 3): ``"centre_offset"`` is eq. 3, setting (e)
+``(f_i, f_j - f_i)``; ``"centre_neighbour"`` is setting (f) ``(f_i, f_j)``, e = phi . f_i + omega . f_j;
+``"offset"`` is setting (g) ``f_j - f_i`` alone, e = omega . (f_j - f_i) with an [L, K] kernel.
+All three are ``a_i + b_j`` with a_i = (phi - omega) f_i, phi f_i or -omega f_i and b_j = omega f_j,
+so the decomposed form below serves all of them.
+
 Efficient form. phi . f_i + omega . (f_j - f_i) = (phi - omega) . f_i + omega . f_j, so each node is
 projected once, a_i = (phi - omega) f_i and b_j = omega f_j ([B, C, L] x [L, K]), and
 e_ij = a_i + b_j; the [B, C, k, 2L] edge tensor is never built. BN is an affine map per output
@@ -30,6 +36,10 @@ from keras import ops
 __all__ = ["SCCLayer", "knn_indices"]
 
 _LAYOUTS = ("paper", "official")
+EDGE_FEATURES = ("centre_offset", "centre_neighbour", "offset")
+# The official code's BN: epsilon 1e-9 in its config, which TF 1.14's fused batch norm raises to
+# its floor of 1.001e-5 (issue 11 item 5); SCCHeatmap passes it with layout="official".
+OFFICIAL_BN_EPSILON = 1.001e-5
 
 
 def knn_indices(nodes, k):
@@ -65,11 +75,20 @@ class SCCLayer(keras.layers.Layer):
             rows; the output is reshaped back the same way).
         use_batch_norm: BN on the edge features before the ReLU (official code: True; the paper's
             eq. 3 has none).
-        momentum, epsilon: BN moving-average momentum and variance epsilon.
+        momentum, epsilon: BN moving-average momentum and variance epsilon (the official
+            code ran with 1.001e-5, ``OFFICIAL_BN_EPSILON``; Keras' default 1e-3 here).
+        unbiased_moving_variance: feed the Bessel-corrected edge variance (n / (n - 1), n =
+            B * nodes * k edges) to the moving average, as TF1's fused batch norm in the
+            official code does; False: the biased one, as Keras' BatchNormalization. The
+            training-mode normalisation uses the biased variance either way.
+        edge_features: ``"centre_offset"`` (eq. 3, Table 3 (e), default), ``"centre_neighbour"``
+            (Table 3 (f): ``(f_i, f_j)``) or ``"offset"`` (Table 3 (g): ``f_j - f_i``, kernel
+            [L, K]).
         naive: build the explicit [B, C, k, 2L] edge tensor (benchmark reference) instead of the
             decomposed form. Same weights, same outputs.
         kernel_initializer, kernel_regularizer: for the [2L, K] kernel (rows 0..L-1 = phi,
-            rows L..2L-1 = omega, as the code's 1x1 conv over the concat [f_i, f_j - f_i]).
+            rows L..2L-1 = omega, as the code's 1x1 conv over the concat [f_i, f_j - f_i];
+            ``edge_features="offset"``: [L, K], omega only).
 
     Input [B, H, W, C] with static H, W, C and C >= k; output [B, H, W, C].
     """
@@ -86,6 +105,8 @@ class SCCLayer(keras.layers.Layer):
         momentum=0.99,
         epsilon=1e-3,
         naive=False,
+        unbiased_moving_variance=False,
+        edge_features="centre_offset",
         kernel_initializer="glorot_uniform",
         kernel_regularizer=None,
         gamma_initializer="ones",
@@ -95,6 +116,8 @@ class SCCLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         if layout not in _LAYOUTS:
             raise ValueError(f"layout must be one of {_LAYOUTS}, got {layout!r}")
+        if edge_features not in EDGE_FEATURES:
+            raise ValueError(f"edge_features must be one of {EDGE_FEATURES}, got {edge_features!r}")
         if int(k) < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         self.k = int(k)
@@ -104,6 +127,8 @@ class SCCLayer(keras.layers.Layer):
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.naive = bool(naive)
+        self.unbiased_moving_variance = bool(unbiased_moving_variance)
+        self.edge_features = edge_features
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.gamma_initializer = keras.initializers.get(gamma_initializer)
@@ -128,7 +153,7 @@ class SCCLayer(keras.layers.Layer):
         self._units = units
         self.kernel = self.add_weight(
             name="kernel",
-            shape=(2 * length, units),
+            shape=(self._parts * length, units),
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
         )
@@ -150,6 +175,11 @@ class SCCLayer(keras.layers.Layer):
             )
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={1: h, 2: w, 3: c})
 
+    @property
+    def _parts(self):
+        """Blocks of the kernel: phi and omega (2), or omega alone for ``"offset"`` (1)."""
+        return 1 if self.edge_features == "offset" else 2
+
     # ------------------------------------------------------------------------------ layouts
 
     def _to_nodes(self, x):
@@ -168,7 +198,9 @@ class SCCLayer(keras.layers.Layer):
 
     # ------------------------------------------------------------------------------ BN helpers
 
-    def _update_moving(self, mean, var):
+    def _update_moving(self, mean, var, count):
+        if self.unbiased_moving_variance:
+            var = var * (count / ops.maximum(count - 1.0, 1.0))
         m = self.momentum
         self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
         self.moving_variance.assign(self.moving_variance * m + var * (1.0 - m))
@@ -204,18 +236,25 @@ class SCCLayer(keras.layers.Layer):
         # product K^T F^T is faster (64x64x64 forward + backward, batch 4: 0.49-0.76 s against
         # 0.87-1.03 s; batch 16: 2.6 against 3.1 s), with few it is slower (batch 1: 0.41 against
         # 0.22-0.28 s). XLA (JAX, GPU) picks its own layouts either way.
-        kernel3 = ops.reshape(kernel, (2, length, units))
+        parts = self._parts
+        kernel3 = ops.reshape(kernel, (parts, length, units))
         rows = batch * n if isinstance(batch, int) else None  # None: batch unknown when traced
         if rows is not None and rows >= self.TRANSPOSED_FORM_MIN_ROWS:
             flat_t = ops.transpose(ops.reshape(nodes, (-1, length)))  # [L, B*N]
-            y = ops.matmul(ops.transpose(kernel3, (0, 2, 1)), ops.stack([flat_t, flat_t]))
-            y = ops.transpose(y, (0, 2, 1))  # [2, B*N, K]
+            y = ops.matmul(ops.transpose(kernel3, (0, 2, 1)), ops.stack([flat_t] * parts))
+            y = ops.transpose(y, (0, 2, 1))  # [parts, B*N, K]
         else:
             flat = ops.reshape(nodes, (-1, length))  # [B*N, L]
-            y = ops.matmul(ops.stack([flat, flat]), kernel3)  # [2, B*N, K]
+            y = ops.matmul(ops.stack([flat] * parts), kernel3)  # [parts, B*N, K]
         node_shape = (batch, n, units)
-        a = ops.reshape(y[0] - y[1], node_shape)  # (phi - omega) . f_i, centre term
-        flat_b = y[1]  # [B*N, K]  omega . f_j, neighbour term
+        flat_b = y[-1]  # [B*N, K]  omega . f_j, neighbour term
+        if self.edge_features == "centre_offset":
+            centre = y[0] - y[1]  # (phi - omega) . f_i
+        elif self.edge_features == "centre_neighbour":
+            centre = y[0]  # phi . f_i
+        else:
+            centre = -y[0]  # -omega . f_i
+        a = ops.reshape(centre, node_shape)  # centre term
         offsets = ops.reshape(ops.arange(batch, dtype=idx.dtype) * n, (-1, 1))
 
         if self.use_batch_norm:
@@ -249,7 +288,7 @@ class SCCLayer(keras.layers.Layer):
             mean_c = sum_e / count
             var = ops.maximum(sum_e2 / count - ops.square(mean_c), 0.0)
             mean = mean_c + shift
-            self._update_moving(mean, var)
+            self._update_moving(mean, var, count)
         else:
             mean = ops.cast(self.moving_mean, "float32")
             var = ops.cast(self.moving_variance, "float32")
@@ -266,12 +305,18 @@ class SCCLayer(keras.layers.Layer):
         neigh = ops.take(flat, ops.reshape(idx + offsets, (-1,)), axis=0)
         neigh = ops.reshape(neigh, (batch, n, self.k, length))  # f_j
         centre = ops.broadcast_to(nodes[:, :, None, :], ops.shape(neigh))  # f_i
-        edges = ops.concatenate([centre, neigh - centre], axis=-1)  # [B, N, k, 2L]
+        if self.edge_features == "centre_offset":
+            edges = ops.concatenate([centre, neigh - centre], axis=-1)  # [B, N, k, 2L]
+        elif self.edge_features == "centre_neighbour":
+            edges = ops.concatenate([centre, neigh], axis=-1)
+        else:
+            edges = neigh - centre  # [B, N, k, L]
         e = ops.matmul(edges, ops.cast(self.kernel, dtype))  # [B, N, k, K]
         if self.use_batch_norm:
             if training:
                 mean, var = ops.moments(ops.cast(e, "float32"), axes=(0, 1, 2))
-                self._update_moving(mean, var)
+                count = ops.cast(ops.shape(e)[0] * ops.shape(e)[1] * ops.shape(e)[2], "float32")
+                self._update_moving(mean, var, count)
             else:
                 mean = ops.cast(self.moving_mean, "float32")
                 var = ops.cast(self.moving_variance, "float32")
@@ -295,6 +340,8 @@ class SCCLayer(keras.layers.Layer):
                 "momentum": self.momentum,
                 "epsilon": self.epsilon,
                 "naive": self.naive,
+                "unbiased_moving_variance": self.unbiased_moving_variance,
+                "edge_features": self.edge_features,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
                 "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),

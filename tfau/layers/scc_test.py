@@ -29,8 +29,19 @@ def _map_np(nodes, like_shape, layout):
     return nodes.reshape(b, h, w, c)
 
 
-def brute_force(x, kernel, k, layout, training, bn=None, eps=1e-3):
-    """Explicit loops over nodes and neighbours, explicit concat [f_i, f_j - f_i] @ [2L, K]."""
+def _edge(fi, fj, edge_features):
+    """SCC-Heatmap Table 3: (e) [f_i, f_j - f_i] (eq. 3), (f) [f_i, f_j], (g) f_j - f_i."""
+    if edge_features == "centre_offset":
+        return np.concatenate([fi, fj - fi])
+    if edge_features == "centre_neighbour":
+        return np.concatenate([fi, fj])
+    assert edge_features == "offset"
+    return fj - fi
+
+
+def brute_force(x, kernel, k, layout, training, bn=None, eps=1e-3, edge_features="centre_offset"):
+    """Explicit loops over nodes and neighbours, explicit edge vector (e.g. the concat
+    [f_i, f_j - f_i]) @ the kernel."""
     x = x.astype(np.float64)
     kernel = kernel.astype(np.float64)
     f = _nodes_np(x, layout)
@@ -43,7 +54,7 @@ def brute_force(x, kernel, k, layout, training, bn=None, eps=1e-3):
             dist[i] = -1.0
             neighbours = np.argsort(dist, kind="stable")[:k]
             for jj, j in enumerate(neighbours):
-                edge = np.concatenate([f[b, i], f[b, j] - f[b, i]])
+                edge = _edge(f[b, i], f[b, j], edge_features)
                 edges[b, i, jj] = edge @ kernel
     stats = None
     if bn is not None:
@@ -91,6 +102,59 @@ def test_matches_brute_force(layout, naive, training):
         np.testing.assert_allclose(layer.moving_variance.numpy(), 0.9 * bn[3] + 0.1 * stats[1], atol=1e-4)
     else:
         np.testing.assert_array_equal(layer.moving_mean.numpy(), bn[2])
+
+
+@pytest.mark.parametrize("edge_features", ["centre_neighbour", "offset"])
+@pytest.mark.parametrize("naive", [False, True, "transposed"])
+@pytest.mark.parametrize("training", [False, True])
+def test_table3_edge_functions_match_brute_force(edge_features, naive, training):
+    # SCC-Heatmap Table 3 settings (f) (f_i, f_j) and (g) f_j - f_i
+    x = _x(4)
+    layer = SCCLayer(k=K_NN, naive=naive is True, momentum=0.9, edge_features=edge_features)
+    if naive == "transposed":
+        layer.TRANSPOSED_FORM_MIN_ROWS = 1
+    layer.build(x.shape)
+    assert layer.kernel.shape == ((1 if edge_features == "offset" else 2) * L, L)
+    bn = _set_bn(layer)
+    got = keras.ops.convert_to_numpy(layer(x, training=training))
+    want, _ = brute_force(x, layer.kernel.numpy(), K_NN, "paper", training, bn,
+                          edge_features=edge_features)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+    # without BN too, and the three functions differ on the same phi / omega
+    plain = SCCLayer(k=K_NN, use_batch_norm=False, edge_features=edge_features)
+    got = keras.ops.convert_to_numpy(plain(x))
+    want, _ = brute_force(x, plain.kernel.numpy(), K_NN, "paper", False, None,
+                          edge_features=edge_features)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_edge_functions_differ_and_round_trip():
+    x = _x(6)
+    outs = [keras.ops.convert_to_numpy(SCCLayer(k=K_NN, use_batch_norm=False, edge_features=e,
+                                                kernel_initializer="ones")(x))
+            for e in ("centre_offset", "centre_neighbour", "offset")]
+    assert not np.allclose(outs[0], outs[1]) and not np.allclose(outs[0], outs[2])
+    layer = SCCLayer(k=K_NN, edge_features="offset", unbiased_moving_variance=True)
+    again = SCCLayer.from_config(layer.get_config())
+    assert again.edge_features == "offset" and again.unbiased_moving_variance
+    with pytest.raises(ValueError, match="edge_features"):
+        SCCLayer(edge_features="f_i")
+
+
+@pytest.mark.parametrize("naive", [False, True])
+def test_unbiased_moving_variance(naive):
+    # issue 11 item 5: TF1's fused BN (the official code) feeds n / (n - 1) x the batch variance
+    x = _x(8)
+    layer = SCCLayer(k=K_NN, naive=naive, momentum=0.9, unbiased_moving_variance=True)
+    layer.build(x.shape)
+    bn = _set_bn(layer)
+    got = keras.ops.convert_to_numpy(layer(x, training=True))
+    want, (mean, var) = brute_force(x, layer.kernel.numpy(), K_NN, "paper", True, bn)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)  # normalised by the biased one
+    n = B * C * K_NN
+    np.testing.assert_allclose(layer.moving_variance.numpy(),
+                               0.9 * bn[3] + 0.1 * var * n / (n - 1), rtol=1e-4)
+    np.testing.assert_allclose(layer.moving_mean.numpy(), 0.9 * bn[2] + 0.1 * mean, atol=1e-4)
 
 
 @pytest.mark.parametrize("layout", ["paper", "official"])

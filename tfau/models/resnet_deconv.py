@@ -19,6 +19,26 @@ from tfau import geometry
 from tfau.backbones import DEFAULT_HEAD_FILTERS, build_encoder, encoder_stride
 from tfau.models.base import AUModel, masked_map_mse, register_model
 
+# The official SCC code's heatmap peak for intensity 1 (``render_gaussian_heatmap`` returns
+# ``heatmap * 255.``; decoding divides by 255).
+OFFICIAL_HEATMAP_SCALE = 255.0
+
+
+def map_head_initializer(heatmap_scale=1.0):
+    """The official code's init of the last 1x1 conv, carried to targets peaking at ``heatmap_scale``.
+
+    The code initialises it with MSRA variance scaling (factor 2, fan-in, truncated normal; TF1's
+    ``variance_scaling_initializer()``) against targets x255. Its model is ours with that conv
+    multiplied by ``255 / heatmap_scale``, so the matching init has the variance divided by
+    ``(255 / heatmap_scale)**2``: with unit targets and 64 input channels a standard deviation
+    of 0.0008 (the ``RandomNormal(0.001)`` used before was close; at width 0.25, 16 channels,
+    0.0016).
+    """
+    factor = (float(heatmap_scale) / OFFICIAL_HEATMAP_SCALE) ** 2
+    return keras.initializers.VarianceScaling(
+        scale=2.0 * factor, mode="fan_in", distribution="truncated_normal"
+    )
+
 
 def points_to_aus_matrix(point_au, n_aus):
     """``[P, A]`` matrix averaging each AU's points (same as ``tfau.targets``)."""
@@ -70,7 +90,13 @@ class ResNetDeconv(AUModel):
       image_size, width, backbone_weights: see ``build_model``.
       head_filters: deconvolution filters, one 4x4/2 stage each (official SCC code: 256, 128,
         64: maps at S/4; SCC-Heatmap Table 2's two-stage row: e.g. 256, 128, maps at S/8).
-      heatmap_scale: heatmap peak for intensity 1 (must match the targets; tfau default 1).
+      heatmap_scale: heatmap peak for intensity 1; the pipeline asks the model for it, so the
+        targets always match (tfau default 1; the official code's 255 with
+        ``heatmap_scale=255``). The last conv's init follows it (``map_head_initializer``).
+      map_head_l2: L2 (Keras convention, ``l2 * sum(w**2)`` added to the loss) on the last 1x1
+        conv's kernel. The heatmap recipes set the code's 5e-6 here and 5e-6 / 255**2 on every
+        other kernel: with unit targets that is the official code's balance of weight decay
+        against the data loss, layer by layer (README, "Heatmap scale and weight decay").
     """
 
     supported_tasks = (aus_lib.INTENSITY,)
@@ -87,6 +113,7 @@ class ResNetDeconv(AUModel):
         backbone_weights=None,
         head_filters=DEFAULT_HEAD_FILTERS,
         heatmap_scale=1.0,
+        map_head_l2=0.0,
         name=None,
         **kwargs,
     ):
@@ -98,6 +125,11 @@ class ResNetDeconv(AUModel):
         self.map_stride = encoder_stride(self.backbone_name, self.head_filters)
         self.map_size = self.image_size // self.map_stride
         self.heatmap_scale = float(heatmap_scale)
+        if not self.heatmap_scale > 0:
+            raise ValueError(f"heatmap_scale must be > 0, got {heatmap_scale!r}")
+        self.map_head_l2 = float(map_head_l2)
+        if self.map_head_l2 < 0:
+            raise ValueError(f"map_head_l2 must be >= 0, got {map_head_l2!r}")
         self.spec = geometry.heatmap_spec(self.protocol)
         self.point_au = np.asarray(self.spec.point_au, np.int32)
         self.n_points = int(self.point_au.size)
@@ -114,7 +146,8 @@ class ResNetDeconv(AUModel):
             self.n_points,
             1,
             use_bias=True,
-            kernel_initializer=keras.initializers.RandomNormal(stddev=0.001),
+            kernel_initializer=map_head_initializer(self.heatmap_scale),
+            kernel_regularizer=keras.regularizers.L2(self.map_head_l2) if self.map_head_l2 else None,
             dtype="float32",  # maps regress small values: keep the last conv in float32
             name="heatmaps",
         )
@@ -166,5 +199,6 @@ class ResNetDeconv(AUModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(head_filters=list(self.head_filters), heatmap_scale=self.heatmap_scale)
+        config.update(head_filters=list(self.head_filters), heatmap_scale=self.heatmap_scale,
+                      map_head_l2=self.map_head_l2)
         return config

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tfau import geometry, targets
+from tfau import geometry
+from tfau.testing.model_harness import tf_targets as targets  # skips without TF (issue 15)
 from tfau.models import build_model
 from tfau.testing import model_harness as tu
 from tfau.models.resnet_deconv import HeatmapDecoder
@@ -99,3 +100,34 @@ def test_two_deconv_stages_give_maps_at_stride_8_and_the_pipeline_follows():
     assert np.isfinite(float(m.compute_loss(x, y)))
     with pytest.raises(ValueError, match="head_filters"):
         build_model("resnet_deconv", "bp4d_intensity", head_filters=(), **tu.tiny_kwargs())
+
+
+def test_heatmap_scale_reaches_the_targets_and_the_init():
+    # issue 11 item 1: the pipeline asks the model for its heatmap scale, so a model trained with
+    # heatmap_scale=255 (the official code's targets) sees targets x255 and decodes them back
+    import tensorflow as tf
+
+    from tfau.data import pipeline_for_model
+    from tfau.models.resnet_deconv import map_head_initializer
+
+    n = 2
+    raw = tf.data.Dataset.from_tensor_slices({
+        "image": np.zeros((n, 32, 32, 3), np.uint8), "landmarks": tu.landmarks(n, 32),
+        "labels": np.full((n, 5), 2.0, np.float32), "label_mask": np.ones((n, 5), np.float32)})
+    peaks = {}
+    for scale in (1.0, 255.0):
+        m = build_model("resnet_deconv", "bp4d_intensity", heatmap_scale=scale,
+                        map_head_l2=5e-6, **tu.tiny_kwargs())
+        _, y = next(iter(pipeline_for_model(raw, m, m.protocol, 32, batch_size=n)))
+        peaks[scale] = float(tf.reduce_max(y["heatmaps"]))
+        np.testing.assert_allclose(np.asarray(m.decoder(y["heatmaps"])), 2.0, rtol=1e-5)
+        # the code's last conv: MSRA (std sqrt(2 / fan_in)) at x255, scaled with the targets
+        std = float(np.std(np.asarray(m.map_head.kernel)))
+        fan_in = m.map_head.kernel.shape[2]
+        expect = np.sqrt(2.0 / fan_in) * scale / 255.0
+        assert 0.5 * expect < std < 1.5 * expect, (scale, std, expect)
+        assert len(m.losses) == 1  # the last conv's own L2
+        assert m.get_config()["map_head_l2"] == 5e-6
+    assert peaks == {1.0: 2.0, 255.0: 510.0}
+    init = map_head_initializer(255.0)
+    assert init.scale == 2.0 and init.mode == "fan_in"

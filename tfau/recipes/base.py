@@ -47,6 +47,8 @@ class Preset:
         preset's ``{"bp4d/bp4d_intensity": "fera"}``).
       model_options: extra keyword arguments for ``build_model``.
       cache: cache decoded examples in memory (small datasets only).
+      optimizer: overrides the recipe's optimiser and schedule for this preset (SCC-Heatmap's
+        two official configs differ in batch size and decay epochs).
     """
 
     epochs: int
@@ -63,6 +65,7 @@ class Preset:
     dataset_folds: Mapping[str, str] = dataclasses.field(default_factory=dict)
     model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     cache: bool = False
+    optimizer: Optional[OptimizerSpec] = None
 
     def folds_for(self, dataset: str, protocol: str) -> str:
         return self.dataset_folds.get(f"{dataset}/{protocol}", self.folds)
@@ -130,6 +133,10 @@ class Recipe:
             if key in self.augment:
                 return self.augment[key]
         return self.augment.get("default", AugmentConfig())
+
+    def optimizer_for(self, preset: str) -> OptimizerSpec:
+        """The optimiser of preset ``preset`` (its own, else the recipe's)."""
+        return self.presets[preset].optimizer or self.optimizer
 
     def replace(self, **changes) -> "Recipe":
         return dataclasses.replace(self, **changes)

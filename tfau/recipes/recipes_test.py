@@ -67,3 +67,17 @@ def test_model_option_flag_is_typed_and_validated():
     assert parse_model_options("g2rl", ["g2rl_lambda=0.1"]) == {"g2rl_lambda": 0.1}
     with pytest.raises(SystemExit, match="no option 'nope'"):
         parse_model_options("g2rl", ["nope=1"])
+
+
+def test_heatmap_recipes_carry_the_codes_decay_balance_and_both_configs():
+    # issue 11 items 1 and 12: targets x1, so the code's L2 (tuned on targets x255) is divided by
+    # 255**2 on the kernels and kept on the last conv; batch 32 (paper, main/config.py) and 16
+    for name in ("scc_heatmap", "g2rl", "resnet_deconv"):
+        r = get_recipe(name)
+        paper, b16 = r.optimizer_for("paper"), r.optimizer_for("paper_b16")
+        assert paper.l2 * 255 ** 2 == pytest.approx(5e-6) and b16.l2 == paper.l2
+        assert r.model_options["map_head_l2"] == 5e-6
+        assert r.presets["paper"].batch_size == 32 and r.presets["paper"].epochs == 15
+        assert paper.boundary_epochs(15) == (10,)  # /10 at 10 and 15 (the end) of 15
+        assert r.presets["paper_b16"].batch_size == 16 and b16.boundary_epochs(10) == (5,)
+        assert r.optimizer_for("cpu").decay_epochs == (5, 10)

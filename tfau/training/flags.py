@@ -271,7 +271,7 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
         backbone=args.backbone or preset.backbone,
         backbone_weights=weights,
         learning_rate=_pick(args.learning_rate,
-                            preset.learning_rate or recipe.optimizer.learning_rate),
+                            preset.learning_rate or recipe.optimizer_for(preset_name).learning_rate),
         max_train_examples=_pick(args.max_train_examples, preset.max_train_examples),
         max_test_examples=_pick(args.max_test_examples, preset.max_test_examples),
         model_options=options, heatmap_sigma=_pick(args.heatmap_sigma, recipe.heatmap_sigma),

@@ -5,8 +5,12 @@ restored by ``BackupAndRestore`` continues at the right learning rate: the optim
 ``iterations`` counter is part of the backup.
 
 L2 regularisation is applied by the optimiser (``AdamL2``), coupled to the gradient as in the
-papers' TF1 / PyTorch code: ``g <- g + 2 * l2 * w`` for every kernel (variables of rank >= 2;
-biases and batch-norm parameters are not decayed). ``l2`` follows the Keras convention
+papers' TF1 / PyTorch code: ``g <- g + 2 * l2 * w`` for every kernel, i.e. every variable whose
+name ends with ``kernel`` (Keras' ``kernel`` / ``depthwise_kernel``, tfau's ``phi_kernel``,
+``gcn_0_kernel``...), as TF1's ``weights_regularizer`` / PyTorch weight decay on conv and linear
+weights. Biases, batch-norm parameters and graph parameters are not decayed, whatever their rank
+(GraphBatchNorm's ``[A, C]`` gamma/beta and ``[A, A]`` graph were, by a rank >= 2 rule, before
+issue 11 item 10). ``l2`` follows the Keras convention
 (``keras.regularizers.L2(l2)`` adds ``l2 * sum(w**2)`` to the loss), so TF1's
 ``l2_regularizer(1e-5)`` (``1e-5 * sum(w**2) / 2``) is ``l2=5e-6`` and PyTorch's
 ``Adam(weight_decay=5e-4)`` (``g + 5e-4 * w``) is ``l2=2.5e-4``.
@@ -74,14 +78,25 @@ class OptimizerSpec:
 
 @keras.saving.register_keras_serializable(package="tfau")
 class AdamL2(keras.optimizers.Adam):
-    """Adam with L2 regularisation coupled to the gradient (``g + 2 * l2 * w`` on kernels)."""
+    """Adam with L2 regularisation coupled to the gradient (``g + 2 * l2 * w`` on kernels).
 
-    def __init__(self, learning_rate=1e-3, l2: float = 0.0, **kwargs):
+    Args:
+      l2: coefficient, Keras convention (module docstring).
+      decay_suffixes: a variable is decayed when its name ends with one of these.
+    """
+
+    def __init__(self, learning_rate=1e-3, l2: float = 0.0, decay_suffixes=("kernel",), **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.l2 = float(l2)
+        self.decay_suffixes = tuple(str(x) for x in decay_suffixes)
+
+    def decays(self, variable) -> bool:
+        """Whether ``variable`` gets the L2 term (its name ends with a decay suffix)."""
+        name = str(getattr(variable, "name", "")).split("/")[-1].split(":")[0]
+        return name.endswith(self.decay_suffixes)
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.l2 and len(variable.shape) >= 2:
+        if self.l2 and self.decays(variable):
             gradient = ops.add(ops.cast(gradient, variable.dtype),
                                ops.multiply(ops.cast(2.0 * self.l2, variable.dtype), variable))
         return super().update_step(gradient, variable, learning_rate)
@@ -89,6 +104,7 @@ class AdamL2(keras.optimizers.Adam):
     def get_config(self):
         config = super().get_config()
         config["l2"] = self.l2
+        config["decay_suffixes"] = list(self.decay_suffixes)
         return config
 
 

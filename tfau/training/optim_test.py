@@ -30,8 +30,8 @@ def test_constant_schedule_when_no_boundaries():
 
 
 def test_adam_l2_adds_coupled_gradient_on_kernels_only():
-    kernel = keras.Variable(np.full((2, 2), 3.0, np.float32))
-    bias = keras.Variable(np.full((2,), 3.0, np.float32))
+    kernel = keras.Variable(np.full((2, 2), 3.0, np.float32), name="kernel")
+    bias = keras.Variable(np.full((2,), 3.0, np.float32), name="bias")
     opt = AdamL2(learning_rate=0.1, l2=0.5)
     ref_kernel = keras.Variable(np.full((2, 2), 3.0, np.float32))
     ref = keras.optimizers.Adam(learning_rate=0.1)
@@ -44,10 +44,30 @@ def test_adam_l2_adds_coupled_gradient_on_kernels_only():
     np.testing.assert_allclose(kernel.numpy(), ref_kernel.numpy(), rtol=1e-6)
 
 
+def test_adam_l2_decays_kernels_not_graph_norm_parameters():
+    # issue 11 item 10: GraphBatchNorm's [A, C] gamma / beta and [A, A] graph are not kernels
+    from tfau.layers.graph_batch_norm import GraphBatchNorm
+
+    layer = GraphBatchNorm(3, learnable_graph=True)
+    layer.build((2, 4))
+    dense = keras.layers.Dense(2)
+    dense.build((None, 3))
+    opt = AdamL2(learning_rate=0.1, l2=0.5)
+    decayed = {v.name for v in layer.trainable_variables + dense.trainable_variables
+               if opt.decays(v)}
+    assert decayed == {"kernel"}
+    rank2 = [v for v in layer.trainable_variables if len(v.shape) >= 2]
+    assert rank2, "the test needs GraphBatchNorm's rank-2 parameters"
+    before = [np.array(v) for v in rank2]
+    opt.apply([np.zeros(v.shape, np.float32) for v in rank2], rank2)
+    for b, v in zip(before, rank2):
+        np.testing.assert_array_equal(np.array(v), b)  # zero gradient, no decay: unchanged
+
+
 def test_adam_l2_config_roundtrip():
     opt = AdamL2(learning_rate=1e-3, l2=5e-6)
     again = AdamL2.from_config(opt.get_config())
-    assert again.l2 == pytest.approx(5e-6)
+    assert again.l2 == pytest.approx(5e-6) and again.decay_suffixes == ("kernel",)
 
 
 def test_steps_for():

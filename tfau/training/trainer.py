@@ -85,7 +85,7 @@ def build_and_compile(recipe: Recipe, s: RunSettings, strategy, fd: FoldData):
         model = build_model(s.method, fd.protocol, image_size=s.image_size, width=s.width,
                             backbone_weights=s.backbone_weights, **kwargs)
         model(runs_lib.dummy_features(s.image_size), training=False)
-        optimizer = recipe.optimizer.build(s.epochs, steps, s.learning_rate)
+        optimizer = recipe.optimizer_for(s.preset).build(s.epochs, steps, s.learning_rate)
         model.compile(optimizer=optimizer, jit_compile=s.jit)
     return model, steps
 
@@ -118,7 +118,8 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
             ds, fd.protocol, s.image_size, targets=targets, batch_size=batch_size,
             training=training, augment=augment, sample_au=sample_au if training else False, seed=seed,
             deterministic=s.deterministic, cache=s.cache, heatmap_sigma=s.heatmap_sigma,
-            map_stride=int(getattr(model, "map_stride", 4)))
+            map_stride=int(getattr(model, "map_stride", 4)),
+            heatmap_scale=float(getattr(model, "heatmap_scale", 1.0)))
 
     train = pipeline(fd.train_split, True, fd.val_subjects, False, s.max_train_examples)
     if int(train.cardinality()) < 0:
@@ -177,7 +178,7 @@ def run_info_of(recipe: Recipe, s: RunSettings, strategy, fold: int, fd: FoldDat
                                 for v in fd.val_subjects],
         "derived_options": derived,
         "backbone_weights_used": None,  # weights are in the checkpoints; no re-download
-        "lr_boundaries_epochs": list(recipe.optimizer.boundary_epochs(s.epochs)),
+        "lr_boundaries_epochs": list(recipe.optimizer_for(s.preset).boundary_epochs(s.epochs)),
         "strategy": strategy_lib.describe(strategy),
     }
 
