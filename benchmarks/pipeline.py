@@ -75,14 +75,15 @@ def run(cases, data_dir=None, config="disfa_intensity", image_size=256, batch_si
     256), the model input of such a recipe."""
     import tensorflow as tf
 
-    from tfau.data import load_split, make_pipeline
+    from tfau.data import get_builder, load_split, make_pipeline, protocol_of
 
+    protocol = protocol_of(get_builder("synthetic_au", config, data_dir))  # custom configs too
     results = {}
     for name, (augment, targets) in cases.items():
         size = int(round(image_size * augment.crop_fraction))
         raw = load_split("synthetic_au", config, "fold1+fold2+fold3", data_dir,
                          decode_image=not decode_in_pipeline)
-        ds = make_pipeline(raw.repeat(), config, size, targets=targets, batch_size=batch_size,
+        ds = make_pipeline(raw.repeat(), protocol, size, targets=targets, batch_size=batch_size,
                            training=True, augment=augment, seed=0)
         it = iter(ds)
         for _ in range(warmup):
