@@ -161,12 +161,14 @@ def disfa_label(subject: str, au: int, frame: int) -> int:
     return (frame + au + int(subject[2:])) % 6
 
 
-def write_fake_disfa(root, subjects: Dict[str, dict], zipped: bool = True) -> epath.Path:
+def write_fake_disfa(root, subjects: Dict[str, dict], zipped: bool = True,
+                     frame_size: Tuple[int, int] = FAKE_FRAME) -> epath.Path:
     """A DISFA copy as shipped (``zipped``: the four zips) or unpacked in place.
 
     ``subjects``: {"SN001": {"frames": 6, "numbering": "subject0" | "l0_1based" | "l0_0based",
     "skip": [file numbers not written], "nested": bool (the subject's landmarks in a nested
     SN001.zip inside Landmark_Points.zip)}}. Labels cover every frame, AUs of DISFA's 12.
+    ``frame_size``: (width, height) of the videos (DISFA's are 1024 x 768).
     """
     from tfau import aus, geometry  # pylint: disable=g-import-not-at-top
 
@@ -177,7 +179,8 @@ def write_fake_disfa(root, subjects: Dict[str, dict], zipped: bool = True) -> ep
         for au in aus.DISFA_INTENSITY_AUS:
             labels[f"{subject}/{subject}_au{au}.txt"] = "".join(
                 f"{f},{disfa_label(subject, au, f)}\n" for f in range(1, n + 1)).encode()
-        frames = [draw_dummy_face(FAKE_FRAME, fake_landmarks(subject, f)) for f in range(1, n + 1)]
+        frames = [draw_dummy_face(frame_size, fake_landmarks(subject, f, frame_size))
+                  for f in range(1, n + 1)]
         left[f"LeftVideo{subject}_comp.avi"] = _avi(frames)
         right[f"RightVideo{subject}_Comp.avi"] = _avi(frames)
         numbering = spec.get("numbering", "subject0")
@@ -189,7 +192,7 @@ def write_fake_disfa(root, subjects: Dict[str, dict], zipped: bool = True) -> ep
                 continue
             name = (f"{subject}_{number:04d}_lm.mat" if numbering == "subject0"
                     else f"l0{number:04d}_lm.mat")
-            pts = fake_landmarks(subject, f)[geometry.DISFA66_TO_68]
+            pts = fake_landmarks(subject, f, frame_size)[geometry.DISFA66_TO_68]
             nested[f"{subject}/tmp_frame_lm/{name}"] = _mat(pts)
         if spec.get("nested"):
             marks[f"{subject}.zip"] = _zip_bytes(nested)
