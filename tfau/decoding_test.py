@@ -76,8 +76,8 @@ def test_decode_roi_rejects_bad_input():
 
 
 def test_the_models_decoders_agree_with_it():
-    # HeatmapDecoder (resnet_deconv.py) and RoiDecoder.scores (roi_gcn.py) still hold their own
-    # keras.ops copies of these formulas (owned by the model files); they must not drift.
+    # HeatmapDecoder calls decode_heatmaps; RoiDecoder.scores (roi_gcn.py) still holds its own
+    # keras.ops copy of decode_roi (owned by the model file): they must not drift.
     from tfau.models import HeatmapDecoder, RoiDecoder
 
     rng = np.random.default_rng(2)

@@ -17,6 +17,7 @@ from keras import ops
 from tfau import aus as aus_lib
 from tfau import geometry
 from tfau.backbones import DEFAULT_HEAD_FILTERS, build_encoder, encoder_stride
+from tfau.decoding import decode_heatmaps, points_to_aus_matrix
 from tfau.models.base import AUModel, masked_map_mse, register_model
 
 # The official SCC code's heatmap peak for intensity 1 (``render_gaussian_heatmap`` returns
@@ -40,31 +41,20 @@ def map_head_initializer(heatmap_scale=1.0):
     )
 
 
-def points_to_aus_matrix(point_au, n_aus):
-    """``[P, A]`` matrix averaging each AU's points (same as ``tfau.targets``)."""
-    point_au = np.asarray(point_au, np.int64).reshape(-1)
-    m = np.zeros((point_au.size, int(n_aus)), np.float32)
-    m[np.arange(point_au.size), point_au] = 1.0
-    counts = m.sum(axis=0)
-    if (counts == 0).any():
-        raise ValueError(f"AU(s) {np.nonzero(counts == 0)[0].tolist()} have no heatmap point")
-    return m / counts
-
-
 @keras.saving.register_keras_serializable(package="tfau")
 class HeatmapDecoder(keras.layers.Layer):
-    """Heatmaps ``[B, h, w, P]`` -> intensities ``[B, A]``: per-map max / scale, averaged per AU."""
+    """Heatmaps ``[B, h, w, P]`` -> intensities ``[B, A]``: per-map max / scale, averaged per AU
+    (``tfau.decoding.decode_heatmaps``, the one decoder)."""
 
     def __init__(self, point_au, n_aus, scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.point_au = [int(p) for p in np.asarray(point_au).reshape(-1)]
         self.n_aus = int(n_aus)
         self.scale = float(scale)
-        self._average = points_to_aus_matrix(self.point_au, self.n_aus)
+        points_to_aus_matrix(self.point_au, self.n_aus)  # a bad point_au fails here, named
 
     def call(self, maps):
-        peaks = ops.max(ops.cast(maps, "float32"), axis=(1, 2)) / self.scale
-        return ops.matmul(peaks, ops.convert_to_tensor(self._average, "float32"))
+        return decode_heatmaps(maps, self.point_au, self.n_aus, self.scale)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n_aus)
