@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from tfau import geometry, targets
+from tfau import geometry
+from tfau.testing.model_harness import tf_targets as targets  # skips without TF (issue 15)
 from tfau.layers.scc import SCCLayer
 from tfau.models import build_model
 from tfau.testing import model_harness as tu
@@ -25,6 +26,9 @@ def test_defaults_and_shapes(model):
     layers = _scc_layers(model)
     assert [l.name for l in layers] == ["head_scc1", "head_scc2", "head_scc3"]
     assert all(l.k == 7 and l.layout == "paper" for l in layers)
+    # the paper layout is eq. 3: no batch norm on the edge features (issue 11 item 7)
+    assert not any(l.use_batch_norm for l in layers)
+    assert all(l.edge_features == "centre_offset" for l in layers)
     features, _ = tu.batch(model)
     out = model(features, training=False)
     assert out["maps"].shape == (2, 8, 8, geometry.heatmap_spec("disfa_intensity").n_points)
@@ -34,6 +38,24 @@ def test_defaults_and_shapes(model):
         np.asarray(targets.decode_heatmaps(out["maps"], spec.point_au, 12)),
         rtol=1e-5, atol=1e-6,
     )
+
+
+def test_official_layout_brings_the_codes_k_and_batch_norm():
+    # issue 11 items 5 and 6: k = 7 on BP4D too, BN epsilon 1.001e-5, unbiased moving variance
+    m = build_model("scc_heatmap", "bp4d_intensity", layout="official", scc_stages=(2,),
+                    **tu.tiny_kwargs())
+    (layer,) = _scc_layers(m)
+    assert m.k == layer.k == 7
+    assert layer.use_batch_norm and layer.epsilon == pytest.approx(1.001e-5)
+    assert layer.unbiased_moving_variance
+    # each part can be set alone; Table 3 (g) reaches the layer
+    m = build_model("scc_heatmap", "bp4d_intensity", layout="official", k=5, scc_batch_norm=False,
+                    scc_edge_features="offset", scc_stages=(2,), **tu.tiny_kwargs())
+    (layer,) = _scc_layers(m)
+    assert layer.k == 5 and not layer.use_batch_norm and layer.edge_features == "offset"
+    assert m.get_config()["scc_edge_features"] == "offset"
+    with pytest.raises(ValueError, match="scc_edge_features"):
+        build_model("scc_heatmap", "bp4d_intensity", scc_edge_features="sum", **tu.tiny_kwargs())
 
 
 def test_official_layout_and_stage_choice():
