@@ -118,7 +118,10 @@ class Recipe:
             raise ValueError(f"heatmap_sigma must be > 0, got {self.heatmap_sigma}")
 
     def default_preset(self, dataset: str) -> str:
-        return "cpu" if dataset == "synthetic_au" else "paper"
+        """``cpu`` on an offline dataset (``tfau.data.DATASETS``), ``paper`` on licensed ones."""
+        from tfau.data.loading import OFFLINE_DATASETS
+
+        return "cpu" if dataset in OFFLINE_DATASETS else "paper"
 
     def default_config(self, dataset: str) -> str:
         if dataset in self.configs:

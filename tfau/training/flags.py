@@ -237,8 +237,8 @@ def resolve(recipe: Recipe, args: argparse.Namespace) -> RunSettings:
     preset_name = args.preset or recipe.default_preset(dataset)
     preset: Preset = recipe.presets[preset_name]
     config = args.config or recipe.default_config(dataset)
-    if args.config is None and dataset == "synthetic_au":
-        config += preset.config_suffix
+    if args.config is None and dataset in data_lib.OFFLINE_DATASETS:
+        config += preset.config_suffix  # the preset's size of the offline dataset
     protocol = data_lib.protocol_of(data_lib.get_builder(dataset, config, args.data_dir))
     cls = model_class(recipe.method)
     if protocol.task not in cls.supported_tasks:
