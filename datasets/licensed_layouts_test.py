@@ -221,3 +221,21 @@ def test_bp4d_plus_unnamed_header_with_a_missing_column_names_the_file(tmp_path)
                                         header="Frame," + ",".join(f"c{i}" for i in range(33)))
     with pytest.raises(lib.LabelFileError, match=r"AU_OCC/F00[12]_T[18]\.csv, line 1"):
         _build(bp4d_plus.Builder, "occurrence", root)
+
+
+def test_disfa_damaged_video_frame_is_skipped_counted_and_reading_goes_on(tmp_path):
+    root = testing.write_fake_disfa(tmp_path / "d", {"SN001": {"frames": 6}}, zipped=False)
+    video = root / "Videos_LeftCamera" / "LeftVideoSN001_comp.avi"
+    data = bytearray(video.read_bytes())
+    starts = [i for i in range(len(data) - 1) if data[i:i + 2] == b"\xff\xd8"]  # JPEG frames
+    data[starts[2]:starts[2] + 400] = bytes(400)  # frame 3 (label frame 3) undecodable
+    video.write_bytes(bytes(data))
+    builder, data = _build(disfa.Builder, "intensity", root)
+    assert sorted(f for *_, f in data["fold1"]) == [1, 2, 4, 5, 6]
+    ex = data["fold1"][("SN001", "left", 5)]
+    np.testing.assert_array_equal(ex["labels"], [testing.disfa_label("SN001", a, 5)
+                                                 for a in aus.DISFA_INTENSITY_AUS])
+    assert _face_error(ex["image"]) < 12
+    summary = builder.info.metadata["build_summary"]["fold1"]
+    assert summary["frames_dropped_by_reason"] == {"undecodable_video_frames": 1}
+    assert summary["frames_kept"] == 5
