@@ -346,12 +346,17 @@ def evaluate_model(model: str, dataset: str, config: str, split: str,
 
         bar = tqdm(total=total, desc=f"evaluate {split}", unit="frame", file=sys.stderr,
                    leave=False)
-    for images, labels, mask in ds:
-        ps.append(predictor.predict(images.numpy().astype(np.uint8))["au"])
-        ys.append(labels.numpy()[:, cols])
-        ms.append(mask.numpy()[:, cols])
-        if bar is not None:
-            bar.update(len(ys[-1]))
+    try:
+        for images, labels, mask in ds:
+            ps.append(predictor.predict(images.numpy().astype(np.uint8))["au"])
+            ys.append(labels.numpy()[:, cols])
+            ms.append(mask.numpy()[:, cols])
+            if bar is not None:
+                bar.update(len(ys[-1]))
+    except tf.errors.DataLossError as e:  # name the corrupt record file (issue 17 item 7)
+        from tfau.data import loading
+
+        raise loading.explain_read_error(e, dataset, config, split, data_dir) from None
     if bar is not None:
         bar.close()
     if not ys:
@@ -383,6 +388,16 @@ def evaluate_model(model: str, dataset: str, config: str, split: str,
 
 
 def cmd_evaluate(args) -> int:
+    from tfau.data import loading
+
+    try:
+        return _evaluate(args)
+    except loading.DatasetFileError as e:
+        print(f"tfau evaluate: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _evaluate(args) -> int:
     evaluate_model(args.model, args.dataset, args.config, args.split, args.data_dir,
                    args.batch_size, args.max_examples, args.output,
                    progress=not args.no_progress)
@@ -569,8 +584,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "evaluate" and args.output is None:
         args.output = os.path.join(os.path.expanduser("~"), "tfau_eval",
                                    os.path.basename(os.path.normpath(args.model)))
-    from tfau import quiet
+    import importlib.util
 
+    from tfau import TensorFlowRequiredError, quiet, require_tensorflow
+
+    if importlib.util.find_spec("tensorflow") is None:  # a JAX/PyTorch-only environment (issue 15)
+        try:
+            require_tensorflow(f"`tfau {args.command}`")
+        except TensorFlowRequiredError as e:
+            print(f"tfau {args.command}: error: {e}", file=sys.stderr)
+            return 2
     quiet.quiet_tensorflow(verbose)
     from tfau import detector as det_lib
     from tfau import export as export_lib

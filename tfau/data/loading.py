@@ -26,6 +26,81 @@ OFFLINE_DATASETS = tuple(k for k, v in DATASETS.items() if v == "offline")
 LICENSED_DATASETS = tuple(k for k, v in DATASETS.items() if v == "licensed")
 
 
+class DatasetFileError(ValueError):
+    """A built dataset's file is unreadable (garbage ``dataset_info.json``, a corrupt record
+    file); the message names the file and says how to rebuild."""
+
+
+def _rebuild_hint(folder: str, name: str, config: str) -> str:
+    return (f"delete {folder} and build it again (`tfds build datasets/{name} --config {config}`"
+            " or rerun the training, which builds synthetic_au itself)")
+
+
+def _open_built(make, folder: str, name: str, config: str):
+    """``make()`` (a builder reading ``folder``), turning a parse error of its metadata into a
+    :class:`DatasetFileError` naming the file."""
+    try:
+        return make()
+    except Exception as e:  # noqa: BLE001 - protobuf ParseError, JSONDecodeError, KeyError...
+        info = os.path.join(folder, "dataset_info.json")
+        if tf.io.gfile.exists(info) and type(e).__name__ in (
+                "ParseError", "JSONDecodeError", "DecodeError", "KeyError", "ValueError",
+                "TypeError", "UnicodeDecodeError"):
+            raise DatasetFileError(f"{info}: unreadable dataset metadata ({type(e).__name__}: "
+                                   f"{str(e).strip()[:200]}); "
+                                   f"{_rebuild_hint(folder, name, config)}") from None
+        raise
+
+
+def corrupt_record_files(builder, split: Optional[str] = None) -> List[str]:
+    """The record files of ``split`` (default: all) that cannot be read to their end."""
+    files = []
+    try:
+        if split is None:
+            raise KeyError(split)
+        instructions = builder.info.splits[split].file_instructions
+        files = sorted({fi.filename for fi in instructions})
+    except Exception:  # noqa: BLE001 - fall back to every record file of the folder
+        files = sorted(tf.io.gfile.glob(os.path.join(builder.data_dir, "*.tfrecord*")))
+    bad = []
+    for f in files:
+        path = f if os.path.isabs(f) else os.path.join(builder.data_dir, f)
+        try:
+            for _ in tf.data.TFRecordDataset(path):
+                pass
+        except (tf.errors.DataLossError, tf.errors.OutOfRangeError, tf.errors.NotFoundError):
+            bad.append(path)
+    return bad
+
+
+LOADED: List[Tuple[str, str, str, Optional[str]]] = []
+"""(name, config, split, data_dir) of every :func:`load_split` call in this process, so that a
+``DataLossError`` raised later while iterating can be traced to its file."""
+
+
+def explain_read_error(err: Exception, name: Optional[str] = None, config: Optional[str] = None,
+                       split: Optional[str] = None, data_dir: Optional[str] = None
+                       ) -> DatasetFileError:
+    """A :class:`DatasetFileError` naming the corrupt record file(s) behind a ``DataLossError``
+    raised while reading ``name/config`` split ``split`` (default: every split this process
+    loaded)."""
+    wanted = [(name, config, split, data_dir)] if name else list(dict.fromkeys(LOADED))
+    bad, folder = [], None
+    for n, c, sp, d in wanted:
+        try:
+            builder = get_builder(n, c, d)
+            folder = folder or (builder.data_dir, n, c)
+            bad += [f for f in corrupt_record_files(builder, sp) if f not in bad]
+        except Exception:  # noqa: BLE001 - explaining must not fail
+            continue
+    msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    msg = msg.split("}}")[-1].split("[Op:")[0].strip()
+    what = ", ".join(bad) if bad else (f"a record file under {folder[0]}" if folder
+                                       else "a dataset record file")
+    hint = _rebuild_hint(*folder) if folder else "rebuild the dataset"
+    return DatasetFileError(f"{what}: corrupt dataset records ({msg}); {hint}")
+
+
 def builder_class(name: str):
     """The ``Builder`` class of ``tfau_datasets.<name>``."""
     try:
@@ -44,13 +119,15 @@ def get_builder(name: str, config: str, data_dir: Optional[str] = None):
     into ``data_dir`` (e.g. a test's tiny synthetic set), the name of its folder there.
     """
     cls = builder_class(name)
-    if config in cls.builder_configs:
-        return cls(config=config, data_dir=data_dir)
     root = os.path.join(os.path.expanduser(data_dir or tfds.core.constants.DATA_DIR), name, config)
+    if config in cls.builder_configs:
+        return _open_built(lambda: cls(config=config, data_dir=data_dir),
+                           os.path.join(root, str(cls.VERSION)), name, config)
     if tf.io.gfile.isdir(root):
         versions = sorted(v for v in tf.io.gfile.listdir(root) if v[:1].isdigit())
         if versions:
-            return tfds.builder_from_directory(os.path.join(root, versions[-1].rstrip("/")))
+            folder = os.path.join(root, versions[-1].rstrip("/"))
+            return _open_built(lambda: tfds.builder_from_directory(folder), folder, name, config)
     raise ValueError(f"{name} has no config {config!r} (known: {sorted(cls.builder_configs)}) "
                      f"and none was built under {os.path.dirname(root)!r}")
 
@@ -219,6 +296,7 @@ def load_split(name: str, config: str, split: str, data_dir: Optional[str] = Non
       read_config: passed to ``as_dataset``.
     """
     builder = get_builder(name, config, data_dir)
+    LOADED.append((name, config, split, data_dir))
     if download:
         prepare(builder, name, manual_dir)
     elif not _is_prepared(builder):
