@@ -12,6 +12,15 @@ lambda = 0.05. ``call`` runs both modules whenever the features carry ``landmark
 training and in ``evaluate``, so ``val_loss`` is the same objective as ``loss``; without
 landmarks the loss is ``(1 - lambda) * L_S``). ``serving_model()`` has neither module:
 inference costs exactly the baseline's.
+
+Collapse (issue 11 item 9): ``L_S`` has no gradient path to the GCN or to ``W`` (it depends on
+the backbone and the heatmap head only), so nothing but ``L_G`` trains them, and ``L_G`` has
+the trivial minimum ``G = W M = 0``, towards which the coupled L2 on the GCN and ``W`` pulls as
+well. Joint training does not prevent it; it only keeps ``M`` informative. The fit logs carry
+``geometry_norm`` (mean ``||G||``) and ``projection_norm`` (mean ``||W M||``) so a collapse is
+visible, and ``geometry_teacher="stop_gradient"`` makes ``G`` a fixed teacher (the GCN then
+keeps its initial weights: a random nonlinear embedding of the landmark graph, which ``W M``
+must reproduce; ``G`` cannot shrink).
 """
 from __future__ import annotations
 
@@ -35,9 +44,12 @@ class G2RL(ResNetDeconv):
         size (``fc_units[-1]``, 256 by default) sets the projection's ``dim``.
       projection_options: kwargs for ``KnowledgeProjection`` (``pool``, ``pool_size``, ...).
       geometry_loss_reduction: ``"mean"`` (per element) or ``"sum"`` (squared norm per sample).
+      geometry_teacher: ``"joint"`` (the paper: both G and W M learn from L_G) or
+        ``"stop_gradient"`` (G is a fixed teacher; see the module docstring).
     """
 
-    loss_names = ("heatmap_loss", "geometry_loss")
+    loss_names = ("heatmap_loss", "geometry_loss", "geometry_norm", "projection_norm")
+    GEOMETRY_TEACHERS = ("joint", "stop_gradient")
     required_targets = ("heatmaps", "labels", "label_mask")
     required_features = ("image", "landmarks")
 
@@ -48,8 +60,13 @@ class G2RL(ResNetDeconv):
         gcn_options=None,
         projection_options=None,
         geometry_loss_reduction="mean",
+        geometry_teacher="joint",
         **kwargs,
     ):
+        if geometry_teacher not in self.GEOMETRY_TEACHERS:
+            raise ValueError(f"geometry_teacher must be one of {self.GEOMETRY_TEACHERS}, got "
+                             f"{geometry_teacher!r}")
+        self.geometry_teacher = geometry_teacher
         self.g2rl_lambda = float(g2rl_lambda)
         self.gcn_options = dict(gcn_options or {})
         self.projection_options = dict(projection_options or {})
@@ -82,9 +99,15 @@ class G2RL(ResNetDeconv):
 
         terms = {"heatmap_loss": self.heatmap_loss(y, y_pred)}
         if "geometry" in y_pred and "projection" in y_pred:
+            g, wm = y_pred["geometry"], y_pred["projection"]
+            if self.geometry_teacher == "stop_gradient":
+                g = ops.stop_gradient(g)
             terms["geometry_loss"] = knowledge_projection_loss(
-                y_pred["geometry"], y_pred["projection"], reduction=self.geometry_loss_reduction
+                g, wm, reduction=self.geometry_loss_reduction
             )
+            # monitors (not in the loss): a collapse G = W M -> 0 shows in the fit logs
+            terms["geometry_norm"] = ops.stop_gradient(_mean_norm(g))
+            terms["projection_norm"] = ops.stop_gradient(_mean_norm(wm))
         return terms
 
     def total_loss(self, terms):
@@ -100,8 +123,15 @@ class G2RL(ResNetDeconv):
             gcn_options=_jsonable(self.gcn_options),
             projection_options=_jsonable(self.projection_options),
             geometry_loss_reduction=self.geometry_loss_reduction,
+            geometry_teacher=self.geometry_teacher,
         )
         return config
+
+
+def _mean_norm(v):
+    """Mean over the batch of the L2 norm of each row of ``v`` ``[B, D]`` (float32)."""
+    v = ops.cast(v, "float32")
+    return ops.mean(ops.sqrt(ops.sum(ops.square(v), axis=-1)))
 
 
 def _jsonable(options):

@@ -51,7 +51,8 @@ def test_combined_loss_matches_numpy(model):
 def test_fit_and_serving(model):
     features, y = tu.batch(model)
     logs = tu.fit_one_step(model, features, y)  # graph mode: the training branch is traced
-    assert {"loss", "heatmap_loss", "geometry_loss"} <= set(logs)
+    assert {"loss", "heatmap_loss", "geometry_loss", "geometry_norm", "projection_norm"} <= set(logs)
+    assert logs["geometry_norm"] > 0 and logs["projection_norm"] > 0
     serving = tu.assert_serving_matches(model, features)
     baseline = build_model("resnet_deconv", "bp4d_intensity", **tu.tiny_kwargs())
     assert serving.count_params() < model.count_params()
@@ -68,3 +69,39 @@ def test_model_harness(tmp_path, model):
         atol=1e-4,
         tmp_path=tmp_path,
     )
+
+
+def _branch_grads(model, features, y, loss_fn):
+    import tensorflow as tf
+
+    variables = model.geometry.trainable_variables + model.projection.trainable_variables
+    with tf.GradientTape() as tape:
+        y_pred = model(features, training=True)
+        loss = loss_fn(model.loss_terms(y, y_pred))
+    grads = tape.gradient(loss, model.geometry.trainable_variables
+                          + model.projection.trainable_variables)
+    return {v.path: (0.0 if g is None else float(tf.reduce_max(tf.abs(g))))
+            for v, g in zip(variables, grads)}
+
+
+def test_only_l_g_trains_the_geometric_branch_and_the_teacher_option(model):
+    # issue 11 item 9: L_S has no gradient path to the GCN or W (so it cannot stop G = WM -> 0)
+    features, y = tu.batch(model)
+    heat = _branch_grads(model, features, y, lambda t: t["heatmap_loss"])
+    assert max(heat.values()) == 0.0
+    joint = _branch_grads(model, features, y, model.total_loss)
+    gcn = [k for k in joint if k.startswith(model.geometry.name)]
+    assert gcn and all(joint[k] > 0 for k in gcn)
+    terms = model.loss_terms(y, model(features, training=True))
+    g = np.asarray(model(features, training=True)["geometry"], np.float64)
+    np.testing.assert_allclose(float(terms["geometry_norm"]),
+                               np.linalg.norm(g, axis=1).mean(), rtol=1e-5)
+    # the stop-gradient teacher: G gets no gradient, W M still does
+    teacher = build_model("g2rl", "bp4d_intensity", geometry_teacher="stop_gradient",
+                          **tu.tiny_kwargs())
+    fixed = _branch_grads(teacher, features, y, teacher.total_loss)
+    assert all(fixed[k] == 0.0 for k in fixed if k.startswith(teacher.geometry.name))
+    assert max(fixed[k] for k in fixed if k.startswith(teacher.projection.name)) > 0
+    assert teacher.get_config()["geometry_teacher"] == "stop_gradient"
+    with pytest.raises(ValueError, match="geometry_teacher"):
+        build_model("g2rl", "bp4d_intensity", geometry_teacher="ema", **tu.tiny_kwargs())
