@@ -113,11 +113,22 @@ def test_cli_evaluate_and_export_agree_with_the_trainer(runs, tiny_data_dir, tmp
     files = sorted(os.listdir(tmp_path / "eval"))
     assert files == ["synthetic_au_disfa_intensity_tiny_fold1.json",
                      "synthetic_au_disfa_intensity_tiny_fold1.md",
-                     "synthetic_au_disfa_intensity_tiny_fold1_icc.png"]
+                     "synthetic_au_disfa_intensity_tiny_fold1_metrics.png"]
     import cv2
 
-    plot = cv2.imread(str(tmp_path / "eval" / files[2]))
-    assert plot.shape == (480, 900, 3) and plot.std() > 10
+    plot = cv2.imread(str(tmp_path / "eval" / files[2]))  # matplotlib: ICC and MAE panels
+    assert plot.ndim == 3 and plot.shape[1] > plot.shape[0] and plot.std() > 10
+
+    # the run folder's final.keras and the run folder itself load in one line (tfau.Detector)
+    import tfau
+
+    run_dir = os.path.join(out, "resnet_deconv")
+    ref = export.load(saved).predict(np.zeros((1, 32, 32, 3), np.uint8) + 90)["au"]
+    for source in (run_dir, os.path.join(run_dir, "final.keras")):
+        det = tfau.Detector(source)
+        assert det.au_names == list(aus.get_protocol("disfa_intensity").au_names)
+        np.testing.assert_allclose(det.predict_aligned(np.zeros((1, 32, 32, 3), np.uint8) + 90)
+                                   ["au"], ref, atol=1e-4)
 
     # `tfau export` from the run folder gives the same model as the trainer's export
     again = str(tmp_path / "again")
