@@ -9,9 +9,10 @@ from tfau.data.loading import (DATASETS, LICENSED_DATASETS, OFFLINE_DATASETS, bu
                                ensure_built, filter_subjects, fold_splits, get_builder,
                                load_split, protocol_for, protocol_of, scan_labels,
                                validation_subjects)
-from tfau.data.pipeline import TARGET_KEYS, make_pipeline, pipeline_for_model
+from tfau.data.pipeline import (TARGET_KEYS, make_pipeline, model_pipeline_kwargs,
+                                 pipeline_for_model)
 
 __all__ = ["AugmentConfig", "DATASETS", "LICENSED_DATASETS", "OFFLINE_DATASETS", "TARGET_KEYS",
            "builder_class", "ensure_built", "filter_subjects", "fold_splits", "get_builder",
            "load_split", "make_pipeline", "pipeline_for_model", "protocol_for", "protocol_of",
-           "scan_labels", "validation_subjects"]
+           "model_pipeline_kwargs", "scan_labels", "validation_subjects"]

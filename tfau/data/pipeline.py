@@ -19,7 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 
@@ -236,14 +236,26 @@ def make_pipeline(ds: tf.data.Dataset, protocol: Union[str, aus_lib.Protocol], i
     return ds.with_options(options)
 
 
-def pipeline_for_model(ds: tf.data.Dataset, model, protocol, image_size: int, **kwargs):
-    """``make_pipeline`` with the targets, features and map stride a tfau model declares."""
-    targets = tuple(getattr(model, "required_targets", ("labels", "label_mask")))
-    kwargs.setdefault("map_stride", int(getattr(model, "map_stride", 4)))
-    kwargs.setdefault("heatmap_scale", float(getattr(model, "heatmap_scale", 1.0)))
+def model_pipeline_kwargs(model) -> Dict[str, Any]:
+    """What a tfau model asks of ``make_pipeline``, from its declarations: ``targets`` (its
+    ``required_targets``), ``sample_au`` (when it takes an ``au_index`` feature: True, or the
+    AU indices it trains on, ``sample_au_indices``, when it holds some out), ``map_stride`` and
+    ``heatmap_scale``. The one reading of a model's needs: the trainer and
+    ``pipeline_for_model`` both use it."""
     sample_au = "au_index" in tuple(getattr(model, "required_features", ()))
-    kwargs.setdefault("sample_au", sample_au)
-    return make_pipeline(ds, protocol, image_size, targets=targets, **kwargs)
+    if sample_au and getattr(model, "sample_au_indices", None) is not None:
+        sample_au = [int(i) for i in model.sample_au_indices]  # the others are held out
+    return {"targets": tuple(getattr(model, "required_targets", ("labels", "label_mask"))),
+            "sample_au": sample_au,
+            "map_stride": int(getattr(model, "map_stride", 4)),
+            "heatmap_scale": float(getattr(model, "heatmap_scale", 1.0))}
+
+
+def pipeline_for_model(ds: tf.data.Dataset, model, protocol, image_size: int, **kwargs):
+    """``make_pipeline`` with what the model asks for (``model_pipeline_kwargs``); ``kwargs``
+    override it."""
+    kwargs = {**model_pipeline_kwargs(model), **kwargs}
+    return make_pipeline(ds, protocol, image_size, **kwargs)
 
 
 def element_spec_summary(ds: tf.data.Dataset) -> Dict[str, Tuple]:

@@ -198,3 +198,27 @@ def test_load_split_builds_reads_and_explains(tmp_path):
         load_split("affectnet", "x", "train", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="no config"):
         load_split("synthetic_au", "nope", "fold1", data_dir=str(tmp_path))
+
+
+def test_model_pipeline_kwargs_reads_the_models_declarations():
+    from tfau.data import model_pipeline_kwargs
+
+    class Plain:
+        required_targets = ("heatmaps", "labels", "label_mask")
+        required_features = ("image",)
+
+    class PerAU:
+        required_features = ("image", "au_index")
+        map_stride = 8
+        heatmap_scale = 255.0
+        sample_au_indices = (0, 2)  # AU 1 held out of training
+
+    assert model_pipeline_kwargs(Plain()) == {
+        "targets": ("heatmaps", "labels", "label_mask"), "sample_au": False, "map_stride": 4,
+        "heatmap_scale": 1.0}
+    assert model_pipeline_kwargs(PerAU()) == {
+        "targets": ("labels", "label_mask"), "sample_au": [0, 2], "map_stride": 8,
+        "heatmap_scale": 255.0}
+    per_au = PerAU()
+    per_au.sample_au_indices = None  # trains on every AU
+    assert model_pipeline_kwargs(per_au)["sample_au"] is True

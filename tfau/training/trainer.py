@@ -99,10 +99,8 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
     from tfau.data import augment as augment_lib
 
     augment = recipe.augmentation(s.dataset)
-    targets = tuple(getattr(model, "required_targets", ("labels", "label_mask")))
-    sample_au = "au_index" in tuple(getattr(model, "required_features", ()))
-    if sample_au and getattr(model, "sample_au_indices", None) is not None:
-        sample_au = list(model.sample_au_indices)  # AUs the model trains on (others held out)
+    asks = data_lib.model_pipeline_kwargs(model)  # + map_stride, heatmap_scale
+    targets, sample_au = asks.pop("targets"), asks.pop("sample_au")
     seed = s.seed * 1000 + fold
 
     def pipeline(split, training, subjects=None, keep=False, limit=None,
@@ -117,9 +115,7 @@ def make_pipelines(recipe: Recipe, s: RunSettings, model, fd: FoldData, fold: in
         return data_lib.make_pipeline(
             ds, fd.protocol, s.image_size, targets=targets, batch_size=batch_size,
             training=training, augment=augment, sample_au=sample_au if training else False, seed=seed,
-            deterministic=s.deterministic, cache=s.cache, heatmap_sigma=s.heatmap_sigma,
-            map_stride=int(getattr(model, "map_stride", 4)),
-            heatmap_scale=float(getattr(model, "heatmap_scale", 1.0)))
+            deterministic=s.deterministic, cache=s.cache, heatmap_sigma=s.heatmap_sigma, **asks)
 
     train = pipeline(fd.train_split, True, fd.val_subjects, False, s.max_train_examples)
     if int(train.cardinality()) < 0:
