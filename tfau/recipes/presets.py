@@ -2,9 +2,10 @@
 
 ``paper``: the papers' settings. ``cpu``: the offline default on the synthetic dataset, sized so
 ``python train_scripts/g2rl.py`` finishes in minutes on a 2-core CPU. ``tiny``: test-suite smoke
-runs (the one definition of the tiny training sizes; ``tfau.testing.TINY_MODEL`` is the unit
-tests' model size).
+runs (the one definition of the tiny training sizes; the model is ``tfau.models.TINY_CONFIG``'s
+backbone and width at 32 px, as the unit tests' ``tfau.testing.model_harness.tiny_kwargs``).
 """
+from tfau.models.base import TINY_CONFIG
 from tfau.recipes.base import Preset
 
 # SCC-Heatmap / G2RL / ResNet-Deconv: ResNet-50 at 256 (maps 64x64); on BP4D intensity the papers
@@ -36,6 +37,6 @@ CPU_RESNET18 = Preset(epochs=8, batch_size=32, image_size=96, width=0.25, backbo
                       learning_rate=1e-3, folds="1", cache=True)
 
 # Smoke tests: a few dozen examples at 32 px.
-TINY = Preset(epochs=2, batch_size=8, image_size=32, width=0.125, backbone="resnet18",
-              learning_rate=1e-3, max_train_examples=32, max_test_examples=16, folds="1",
-              cache=True)
+TINY = Preset(epochs=2, batch_size=8, image_size=32, width=TINY_CONFIG["width"],
+              backbone=TINY_CONFIG["backbone"], learning_rate=1e-3, max_train_examples=32,
+              max_test_examples=16, folds="1", cache=True)
