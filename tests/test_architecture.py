@@ -24,10 +24,26 @@ def _modules():
     return mods
 
 
+def _lazy_attribute_nodes(tree):
+    """Nodes inside a module-level ``__getattr__`` (PEP 562 lazy re-exports such as
+    ``tfau.Detector``): they run on attribute access, after every import has finished, so they
+    cannot close an import cycle."""
+    skip = set()
+    for top in tree.body:
+        if isinstance(top, ast.FunctionDef) and top.name == "__getattr__":
+            skip.update(id(n) for n in ast.walk(top))
+    return skip
+
+
 def _imports(path, mods, name):
-    """tfau modules ``path`` imports, at any depth (function-level imports count)."""
+    """tfau modules ``path`` imports, at any depth (function-level imports count; a module
+    ``__getattr__``'s lazy re-exports do not)."""
     out = set()
-    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    lazy = _lazy_attribute_nodes(tree)
+    for node in ast.walk(tree):
+        if id(node) in lazy:
+            continue
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name in mods)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -65,6 +81,16 @@ def test_graph_finds_imports(graph):
     # the checker itself sees both top-level and function-level imports
     assert "tfau.runs" in graph["tfau.training.trainer"]
     assert "tfau.export" in graph["tfau.training.exporting"]
+
+
+def test_lazy_reexports_are_not_edges(tmp_path):
+    # `def __getattr__(name): from pkg import sub` runs after import: not a dependency edge
+    path = tmp_path / "mod.py"
+    path.write_text("from tfau import aus\n"
+                    "def __getattr__(name):\n    from tfau import detector\n    return 1\n"
+                    "def helper():\n    from tfau import export\n")
+    mods = {"tfau.aus": "", "tfau.detector": "", "tfau.export": ""}
+    assert _imports(str(path), mods, "mod") == {"tfau.aus", "tfau.export"}
 
 
 def test_serving_does_not_depend_on_training(graph):
