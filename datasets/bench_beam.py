@@ -10,7 +10,8 @@ every other one). The dummy faces are cartoons that dlib mostly does not find (t
 dropped and counted), but the detector runs on each; a right-camera build of the dummy data has
 no frame left in some split, which TFDS refuses. Frames = frames processed (kept + dropped,
 from the build summary). Wall time includes Beam's start-up (worker processes import
-TensorFlow).
+TensorFlow). CPU seconds (this process + its finished child processes) do not depend on how
+busy the machine is: frames per CPU-second x idle cores bounds what N workers can reach.
 """
 from __future__ import annotations
 
@@ -38,15 +39,27 @@ def run(manual_dir, config: str, workers: int) -> dict:
             "--runner=DirectRunner", f"--direct_num_workers={workers}",
             "--direct_running_mode=multi_processing"])
     builder = disfa.Builder(data_dir=tempfile.mkdtemp(prefix="bench_beam_"), config=config)
+    cpu0 = _cpu_s()
     start = time.perf_counter()
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=str(manual_dir), beam_options=options))
     wall = time.perf_counter() - start
+    cpu = _cpu_s() - cpu0
     summary = builder.info.metadata["build_summary"]
     frames = sum(s["frames_kept"] + s["frames_dropped"] for s in summary.values())
     kept = sum(s["frames_kept"] for s in summary.values())
     return {"workers": workers or "plain", "frames": frames, "kept": kept,
-            "wall_s": round(wall, 1), "frames_per_s": round(frames / wall, 2)}
+            "wall_s": round(wall, 1), "frames_per_s": round(frames / wall, 2),
+            "cpu_s": round(cpu, 1), "frames_per_cpu_s": round(frames / cpu, 2)}
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process and its finished children (Beam's workers)."""
+    import resource  # pylint: disable=g-import-not-at-top
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
