@@ -274,8 +274,7 @@ def pair_landmarks(subject: str, entries: Sequence[lib.Entry], n_frames: int,
         else:
             numbered[number] = e
     if not numbered:
-        if entries is not None:
-            logging.warning("disfa %s: no landmark files; every frame is re-detected", subject)
+        logging.warning("disfa %s: no landmark files; every frame is re-detected", subject)
         return {}
     lo, hi = min(numbered), max(numbered)
     folder = str(numbered[lo]).rsplit("/", 1)[0]
