@@ -55,7 +55,7 @@ import sys
 import time
 
 from benchmarks import memory, pipeline, ratios
-from benchmarks.common import check_target, load_average, machine_info, print_table, tf_module  # noqa: F401
+from benchmarks.common import load_average, machine_info, print_table, tf_module
 from benchmarks.models import ModelBench
 from benchmarks.settings import REFERENCE, Settings, model_names
 
