@@ -160,3 +160,25 @@ def test_learnable_graph_starts_random_not_from_pearson():
     assert 0 < np.abs(off).max() < 0.1 and np.std(off) > 1e-3  # random, small
     with pytest.raises(ValueError, match="learnable_graph_init"):
         build_model("re_net", PROTOCOL, learnable_graph_init="zeros", **tu.tiny_kwargs())
+
+
+def test_pipeline_never_draws_a_held_out_au():
+    # Table 6: single-AU batches come from the model's sample_au_indices only.
+    import tensorflow as tf
+
+    from tfau import geometry
+    from tfau.data import make_pipeline
+
+    m = build_model("re_net", PROTOCOL, held_out_aus=[1, 25], **tu.tiny_kwargs())
+    n = 8
+    lm = np.tile(np.asarray(geometry.TEMPLATE_68, np.float32)[None] / 8.0, (n, 1, 1))
+    raw = tf.data.Dataset.from_tensor_slices({
+        "image": np.random.default_rng(0).integers(0, 255, (n, 32, 32, 3)).astype(np.uint8),
+        "landmarks": lm, "labels": np.zeros((n, 8), np.float32),
+        "label_mask": np.ones((n, 8), np.float32)}).repeat(12)
+    ds = make_pipeline(raw, PROTOCOL, 32, batch_size=4, training=True,
+                       sample_au=m.sample_au_indices, seed=1)
+    drawn = {int(f["au_index"].numpy()[0]) for f, _ in ds}
+    assert drawn <= {1, 2, 3, 4, 5, 7} and len(drawn) > 2  # never 0 (AU1) or 6 (AU25)
+    with pytest.raises(ValueError, match="sample_au"):
+        make_pipeline(raw, PROTOCOL, 32, training=True, sample_au=[8])
