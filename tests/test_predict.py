@@ -161,6 +161,9 @@ def test_console_script_summary(inputs, tiny_saved_model, tmp_path):
     assert ("summary: 2 input(s), 1 CSV(s), 1 frame(s), 1 face(s), 0 frame(s) without a face, "
             "0 unreadable file(s)/frame(s), 1 failed input(s)") in proc.stdout
     assert "broken.jpg" in proc.stdout
+    # quiet by default: none of TensorFlow's start-up lines (cuInit, cudart_stub, absl banner)
+    for noise in ("cuInit", "cudart_stub", "absl::InitializeLog", "cpu_feature_guard"):
+        assert noise not in proc.stderr, proc.stderr[-2000:]
     _, rows = _read_csv(tmp_path / "astronaut.csv")
     assert rows[0]["success"] == "1"
 
@@ -246,3 +249,24 @@ def test_read_results_rejects_other_csvs(tmp_path):
         detector.read_results(str(bad))
     with pytest.raises(FileNotFoundError, match="missing.csv"):
         detector.read_results(str(tmp_path / "missing.csv"))
+
+
+def test_plot_option_and_plot_command(inputs, tiny_saved_model, tmp_path, capsys):
+    paths, _ = inputs
+    out = tmp_path / "out"
+    code = cli.main(["predict", paths["astronaut"], paths["video"], "--model", tiny_saved_model,
+                     "--output", str(out), "--plot", "--no_progress"])
+    assert code == 0
+    files = sorted(os.listdir(out))
+    assert files == ["astronaut.csv", "astronaut_face.png", "clip.csv", "clip_timeseries.png"]
+    for f in ("astronaut_face.png", "clip_timeseries.png"):
+        img = cv2.imread(str(out / f))
+        assert img is not None and img.std() > 5
+    # `tfau plot`: the time series of a CSV, and the per-face figure with the source image
+    assert cli.main(["plot", str(out / "clip.csv"), "--output", str(tmp_path / "ts.png")]) == 0
+    assert cli.main(["plot", str(out / "astronaut.csv"), "--input", paths["astronaut"],
+                     "--output", str(tmp_path / "face.png")]) == 0
+    assert cv2.imread(str(tmp_path / "face.png")).std() > 5
+    with pytest.raises(SystemExit, match="no face in frame 9"):
+        cli.main(["plot", str(out / "astronaut.csv"), "--input", paths["astronaut"], "--frame",
+                  "9", "--output", str(tmp_path / "x.png")])

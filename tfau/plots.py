@@ -37,17 +37,24 @@ def _plt():
     return plt
 
 
+def _columns(x) -> list:
+    """Column names of a DataFrame, a row (Series or dict) or a list of names."""
+    if hasattr(x, "columns"):
+        return [str(c) for c in x.columns]
+    if hasattr(x, "keys"):
+        return [str(c) for c in x.keys()]
+    return [str(c) for c in x]
+
+
 def au_names_of(df_or_row) -> list:
     """AU names present in a results table or row (from its ``AUxx_r`` / ``AUxx_p`` columns)."""
-    cols = list(df_or_row.index if hasattr(df_or_row, "index") and not hasattr(
-        df_or_row, "columns") else getattr(df_or_row, "columns", df_or_row))
-    names = [c[:-2] for c in cols if str(c).startswith("AU") and str(c).endswith(("_r", "_p"))]
+    names = [c[:-2] for c in _columns(df_or_row) if c.startswith("AU") and c.endswith(("_r", "_p"))]
     return list(dict.fromkeys(names))
 
 
 def task_of(df_or_row) -> str:
-    cols = list(getattr(df_or_row, "columns", getattr(df_or_row, "index", df_or_row)))
-    return "intensity" if any(str(c).endswith("_r") for c in cols) else "occurrence"
+    """``intensity`` when the table has ``AUxx_r`` columns, else ``occurrence``."""
+    return "intensity" if any(c.endswith("_r") for c in _columns(df_or_row)) else "occurrence"
 
 
 def _value_col(name: str, task: str) -> str:
