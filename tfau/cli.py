@@ -1,19 +1,26 @@
 """The ``tfau`` command line.
 
-``tfau predict INPUT... --model saved_models/x --output out/``
-    Images, folders of images (one sequence, one CSV) and videos (anything OpenCV reads). Faces
-    are detected and aligned (``tfau.face.FaceAligner``), batched through the SavedModel, and one
-    OpenFace-style CSV is written per input:
-    ``frame, face_id, timestamp, confidence, success, AUxx_r..., AUxx_c...`` for intensity
-    models (``_c`` = 1 when the predicted intensity >= ``--presence_threshold``, default 1 = FACS
-    trace level A) and ``frame, ..., success, AUxx_c..., AUxx_p...`` for occurrence models
-    (``_p`` the probability, ``_c`` = ``_p >= 0.5``). ``frame`` counts from 1, ``face_id`` from
-    0, ``timestamp`` is in seconds. A frame without a face is one row with ``success = 0`` and
-    empty AU fields. Folder inputs add a ``file`` column. Unreadable inputs are reported and
-    skipped; every run ends with a summary (exit status 1 if any input failed).
-``tfau evaluate --model M --dataset D --config C --split S``
-    The paper-style per-AU table of a SavedModel on a TFDS split, as Markdown + JSON and a
-    per-AU bar plot PNG (drawn with OpenCV).
+``tfau predict INPUT... --model MODEL --output out/``
+    Images, folders of images (one sequence, one CSV) and videos (anything OpenCV reads), through
+    ``tfau.detector.Detector`` (this command is a thin layer over it): faces are detected and
+    aligned (``tfau.face.FaceAligner``, ``--threshold``), batched through the model (a SavedModel
+    folder, a run folder or its ``final.keras``), and one OpenFace-style CSV is written per
+    input: ``frame, [file,] face_id, timestamp, confidence, success, status, detector_score,
+    face_x, face_y, face_width, face_height, x_0..x_67, y_0..y_67`` then ``AUxx_r..., AUxx_c...``
+    (intensity; ``_c`` = ``_r >= --presence_threshold``, default 1 = FACS level A) or
+    ``AUxx_c..., AUxx_p...`` (occurrence; ``_c`` = ``_p >= 0.5``). ``face_id`` is tracked across
+    the frames of a video or folder; ``--every N`` analyses every Nth frame. A frame without a
+    face, an unreadable file inside a folder or an undecodable video frame is one row with
+    ``success = 0`` and its ``status``. CSVs are written under a temporary name and renamed when
+    complete; one input's failure does not stop the others; the summary is always printed
+    (Ctrl-C and SIGTERM too). Exit status: 0, 1 when an input failed or a file/frame could not
+    be read, 130 when interrupted, 2 for a bad argument. ``--overlay``: annotated frames (one
+    video per video input); ``--plot``: a per-face figure and an AU time series.
+``tfau plot CSV --output PNG [--input IMAGE --frame N --face_id K]``
+    The AU time series of a predict CSV, or (with ``--input``) the per-face figure.
+``tfau evaluate --model M --dataset D --config C --split S [--output DIR]``
+    The paper-style per-AU table of a model on a TFDS split, as Markdown + JSON and a per-AU
+    metrics figure (``tfau.plots.evaluation_figure``), with a progress bar.
 ``tfau export --checkpoint RUN_DIR_OR_WEIGHTS --output DIR``
     SavedModel from a training run folder (``run.json`` + ``*.weights.h5``).
 ``tfau info --model M``
