@@ -53,7 +53,7 @@ def _study(cases, data_dir, tmp_path_factory, run_python):
     if key not in _STUDIES:
         out = str(tmp_path_factory.mktemp("reproduce"))
         proc = run_python(["-c", RUN_ALL, data_dir, out,
-                           *[f"{p}:{t}:{CASES[(p, t)]}" for p, t in key]])
+                           *[f"{p}:{t}:{CASES[(p, t)]}" for p, t in key]], timeout=2400)
         _STUDIES[key] = (out, proc.stdout)
     return _STUDIES[key]
 
@@ -130,6 +130,7 @@ def test_killed_study_resumes_without_retraining_finished_rows(tiny_data_dir, tm
     """SIGKILL while the second row trains; the rerun reuses the first row, trains the rest."""
     out = str(tmp_path / "study")
     first = os.path.join(out, "re_net_table3", "resnet18", "seed0", "results.json")
+    first_fold = os.path.join(os.path.dirname(first), "fold1", "results.json")
     second = os.path.join(out, "re_net_table3", "ours", "seed0")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.Popen([sys.executable, "-c", KILL, tiny_data_dir, out], cwd=REPO, env=env,
@@ -145,9 +146,9 @@ def test_killed_study_resumes_without_retraining_finished_rows(tiny_data_dir, tm
         if proc.poll() is None:
             proc.kill()
     assert not os.path.exists(os.path.join(out, "re_net_table3", "report.json"))
-    mtime = os.path.getmtime(first)
-    rerun = run_python(["-c", KILL, tiny_data_dir, out])
-    assert os.path.getmtime(first) == mtime
+    mtimes = [os.path.getmtime(p) for p in (first, first_fold)]
+    rerun = run_python(["-c", KILL, tiny_data_dir, out], timeout=2400)
+    assert [os.path.getmtime(p) for p in (first, first_fold)] == mtimes
     assert "row resnet18 (1/2), fold 1, seed 1/1 finished, reused" in rerun.stdout
     assert "row ours (2/2), fold 1, seed 1/1; 1 of 2 run(s) left" in rerun.stdout
     with open(os.path.join(out, "re_net_table3", "report.json")) as f:

@@ -199,7 +199,8 @@ def _finish_seed(run_dir: str, folds: Sequence[int]) -> None:
     from tfau import runs as runs_lib
 
     paths = [os.path.join(_fold_dir(run_dir, f), runs_lib.RESULTS_JSON) for f in folds]
-    if not all(os.path.exists(p) for p in paths):
+    if os.path.exists(os.path.join(run_dir, runs_lib.RESULTS_JSON)) or \
+            not all(os.path.exists(p) for p in paths):
         return
     per_fold = [runs_lib.read_results(p) for p in paths]
     mean = (per_fold[0]["results"] if len(per_fold) == 1

@@ -217,11 +217,13 @@ def test_study_runs_rows_folds_seeds_and_resumes_after_a_kill(tmp_path, monkeypa
     verdicts = {c["text"]: c["verdict"] for c in report["claims"]}
     assert verdicts["G2RL beats ResNet-Deconv in ICC (Table 1)"] == "held"
     assert verdicts["G2RL lowers MAE over ResNet-Deconv (Table 1)"] == "held"
-    # A third run trains nothing.
+    # A third run trains nothing and rewrites no finished seed.
+    done = os.path.join(out, "g2rl_table1", "baseline", "seed0", "results.json")
+    mtime = os.path.getmtime(done)
     again = _FakeTrainer()
     monkeypatch.setattr(training, "main", again)
     study.run_study("g2rl", "1", out, dataset="disfa", seeds=2, log=lambda m, **k: None)
-    assert again.calls == []
+    assert again.calls == [] and os.path.getmtime(done) == mtime
 
 
 def test_row_options_and_recipe_fields_reach_the_trainer(tmp_path, monkeypatch):
