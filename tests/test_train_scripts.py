@@ -137,3 +137,75 @@ def test_cli_evaluate_and_export_agree_with_the_trainer(runs, tiny_data_dir, tmp
     faces = np.random.RandomState(0).randint(0, 256, (2, 256, 256, 3)).astype(np.uint8)
     np.testing.assert_allclose(export.load(again).predict(faces)["au"],
                                export.load(saved).predict(faces)["au"], rtol=1e-5, atol=1e-6)
+
+
+# The papers' ablations, each from its train script on the tiny preset (issue 11): one epoch on a
+# few examples, checking the run trained what the flags asked for. Several switches share a run
+# to keep the suite short.
+ABLATIONS = {
+    # SCC-Heatmap Table 2 (c): two deconvolutions (maps at S/8) with SCC after both; Fig. 6: k;
+    # Table 3 (f): edge features (f_i, f_j)
+    "scc_t2c_f6_t3f": ("scc_heatmap", ["--model_option", "head_filters=256,128",
+                                       "--model_option", "scc_stages=0,1", "--model_option", "k=3",
+                                       "--model_option", "scc_edge_features=centre_neighbour"]),
+    # SCC-Heatmap Table 2 (d): two deconvolutions, no SCC
+    "scc_t2d": ("scc_heatmap", ["--model_option", "head_filters=256,128",
+                                "--model_option", "scc_stages=[]"]),
+    # SCC-Heatmap Table 3 (g): edge features f_j - f_i, in the official layout
+    "scc_t3g": ("scc_heatmap", ["--model_option", "scc_edge_features=offset",
+                                "--model_option", "layout=official"]),
+    # G2RL Figs. 6-7: heatmap sigma and lambda; the stop-gradient teacher (issue 11 item 9)
+    "g2rl_f6_f7": ("g2rl", ["--heatmap_sigma", "3", "--model_option", "g2rl_lambda=0.2",
+                            "--model_option", "geometry_teacher=stop_gradient"]),
+}
+
+RUN_ABLATIONS = """
+import sys
+from tfau.training import main
+data_dir, out = sys.argv[1:3]
+for item in sys.argv[3:]:
+    tag, name, *flags = item.split(" ")
+    main(name, ["--preset", "tiny", "--config", "disfa_intensity_tiny", "--data_dir", data_dir,
+                "--output_dir", f"{out}/{tag}", "--no_export", "--verbose", "0", "--epochs",
+                "1", "--max_train_examples", "8", "--jit", "false", *flags])
+"""
+
+
+@pytest.fixture(scope="module")
+def ablation_runs(tiny_data_dir, tmp_path_factory, run_python_session):
+    out = str(tmp_path_factory.mktemp("ablations"))
+    run_python_session(["-c", RUN_ABLATIONS, tiny_data_dir, out,
+                        *[" ".join([tag, name, *flags]) for tag, (name, flags)
+                          in ABLATIONS.items()]], timeout=1800)
+    return out
+
+
+@pytest.mark.parametrize("tag", sorted(ABLATIONS))
+def test_paper_ablation_runs_from_its_train_script(ablation_runs, tag):
+    from tfau import runs as runs_lib
+
+    name, _ = ABLATIONS[tag]
+    run_dir = os.path.join(ablation_runs, tag)
+    with open(os.path.join(run_dir, "run.json")) as f:
+        run = json.load(f)
+    with open(os.path.join(run_dir, "results.json")) as f:
+        res = json.load(f)["results"]
+    assert run["method"] == name and np.isfinite(res["mae"]["avg"])
+    model = runs_lib.build_from_run(run)
+    if name == "g2rl":
+        assert run["heatmap_sigma"] == 3.0
+        assert model.g2rl_lambda == 0.2 and model.geometry_teacher == "stop_gradient"
+        return
+    scc = [l for l in model.encoder.layers if type(l).__name__ == "SCCLayer"]
+    if tag.startswith("scc_t2"):
+        assert model.head_filters == (256, 128)
+        assert model.map_stride == 8 and model.map_size == 4  # 32 px input, maps at S/8
+    if tag == "scc_t2c_f6_t3f":
+        assert [l.name for l in scc] == ["head_scc1", "head_scc2"]
+        assert all(l.k == 3 and l.edge_features == "centre_neighbour" for l in scc)
+    elif tag == "scc_t2d":
+        assert not scc
+    else:
+        assert model.map_size == 8 and len(scc) == 3
+        assert all(l.edge_features == "offset" and l.layout == "official" and l.k == 7
+                   and l.use_batch_norm for l in scc)
