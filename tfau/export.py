@@ -26,6 +26,8 @@ from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
+from tfau import require_tensorflow  # TF imported where used (issue 15)
+
 METADATA_FILE = os.path.join("assets.extra", "tfau.json")
 INPUT_SIZE = 256  # tfau.face's alignment frame; any square size is accepted
 
@@ -130,7 +132,7 @@ def build_metadata(protocol, image_size: int, method: str, outputs: Mapping[str,
 
 def _serving_functions(serving, meta: Dict[str, Any]):
     """The three endpoint functions (plain Python; ``ExportArchive`` traces them)."""
-    import tensorflow as tf
+    tf = require_tensorflow("SavedModel export and loading (tfau.export)")
 
     size = int(meta["image_size"])
     has_maps = "maps" in meta["outputs"]
@@ -227,7 +229,7 @@ def export_saved_model(model, path: str, *, protocol, image_size: int, method: s
       ``path``.
     """
     import keras
-    import tensorflow as tf
+    tf = require_tensorflow("SavedModel export and loading (tfau.export)")
 
     serving = _serving(model)
     probe = serving(tf.zeros([1, image_size, image_size, 3], tf.float32), training=False)
@@ -313,7 +315,7 @@ def read_metadata(path: str) -> Dict[str, Any]:
 
 
 def _load_saved_model(path: str):
-    import tensorflow as tf
+    tf = require_tensorflow("SavedModel export and loading (tfau.export)")
 
     try:
         return tf.saved_model.load(path)
@@ -328,7 +330,7 @@ class Predictor:
     """A loaded tfau SavedModel: ``Predictor(path).predict(uint8 faces) -> {"au", "maps"?}``."""
 
     def __init__(self, path: str):
-        import tensorflow as tf
+        tf = require_tensorflow("SavedModel export and loading (tfau.export)")
 
         if not os.path.isdir(path) or not os.path.exists(os.path.join(path, "saved_model.pb")):
             raise FileNotFoundError(f"{path} is not a SavedModel folder (no saved_model.pb)")
@@ -347,7 +349,7 @@ class Predictor:
 
     def predict(self, images) -> Dict[str, np.ndarray]:
         """``images``: uint8 ``[B, H, H, 3]`` (or one ``[H, H, 3]``) aligned RGB faces."""
-        import tensorflow as tf
+        tf = require_tensorflow("SavedModel export and loading (tfau.export)")
 
         images = np.asarray(images)
         single = images.ndim == 3
@@ -369,7 +371,7 @@ class Predictor:
         return {k: v[0] for k, v in out.items()} if single else out
 
     def predict_bytes(self, encoded) -> Dict[str, np.ndarray]:
-        import tensorflow as tf
+        tf = require_tensorflow("SavedModel export and loading (tfau.export)")
 
         if self._serve_bytes is None:
             raise ValueError(f"{self.path} has no serve_bytes signature")

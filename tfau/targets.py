@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
-import tensorflow as tf
 
-from tfau import decoding, geometry
+from tfau import decoding, geometry, require_tensorflow
+
+tf = require_tensorflow("tfau.targets (TF target ops)")  # clear error without TF (issue 15)
 
 MapSize = Union[int, Sequence[int]]
 

@@ -4,7 +4,10 @@
   train = make_pipeline(ds, "disfa_intensity", 128, targets=("heatmaps", "labels", "label_mask"),
                         batch_size=32, training=True, augment=AugmentConfig())
 """
-from tfau.data.augment import AugmentConfig
+from tfau import require_tensorflow
+
+require_tensorflow("tfau.data (tf.data pipelines, TFDS)")  # clear error without TF (issue 15)
+from tfau.data.augment import AugmentConfig  # noqa: E402
 from tfau.data.loading import (DATASETS, LICENSED_DATASETS, OFFLINE_DATASETS, builder_class,
                                ensure_built, filter_subjects, fold_splits, get_builder,
                                load_split, protocol_for, protocol_of, scan_labels,

@@ -7,7 +7,10 @@ from tfau import quiet as _quiet
 
 # before TensorFlow loads: no C++ start-up logging (TF_CPP_MIN_LOG_LEVEL=0 brings it back)
 _quiet.quiet_tensorflow()
-from tfau.training.optim import AdamL2, OptimizerSpec
+from tfau import require_tensorflow
+
+require_tensorflow("tfau.training (the trainer, recipes)")  # clear error without TF (issue 15)
+from tfau.training.optim import AdamL2, OptimizerSpec  # noqa: E402
 
 __all__ = ["AdamL2", "OptimizerSpec", "main", "run", "run_script"]
 
