@@ -133,15 +133,15 @@ def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au"
     one fold (its ``results.json`` marks it finished; an interrupted one resumes from the
     trainer's backup there); ``seed<S>/results.json``, the mean over the folds as the papers
     average them, marks the seed finished. ``config`` overrides the dataset config (a custom
-    synthetic one; the table's protocol otherwise), ``data_dir`` is the TFDS folder. ``max_runs`` stops after that many new fold trainings
-    (an interruption, for tests)."""
+    synthetic one; the table's protocol otherwise), ``data_dir`` is the TFDS folder.
+    ``max_runs`` stops after that many new fold trainings (an interruption, for tests)."""
     from tfau import runs as runs_lib
     from tfau import training
 
     spec = get_table(paper, table)
     folder = os.path.join(output, f"{paper}_table{table}")
     os.makedirs(folder, exist_ok=True)
-    jobs = []   # (row, seed, fold, config) for every runnable row
+    jobs = []   # (row, recipe, seed, fold, config) for every runnable row
     for row in spec["rows"]:
         status = row_status(row)
         if status is not None:
