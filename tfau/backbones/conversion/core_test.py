@@ -139,3 +139,31 @@ def test_cli_errors(tmp_path, capsys):
     existing.write_bytes(b"")
     assert main(["convert-weights", "resnet18", "x.pth", str(existing)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_imagenet_download_route(tmp_path, r18, monkeypatch):
+    """Nothing in the folder: the public checkpoint is fetched (here from a file:// URL), kept
+    under its name and converted; a failed fetch ends in the one offline message."""
+    import dataclasses
+
+    safetensors = pytest.importorskip("safetensors.numpy", reason="needs safetensors")
+    remote = tmp_path / "remote" / "model.safetensors"
+    remote.parent.mkdir()
+    safetensors.save_file(_fake_state("resnet18", r18, seed=3), str(remote))
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TFAU_WEIGHTS_DIR", str(folder))
+    monkeypatch.delenv("TFAU_NO_DOWNLOAD", raising=False)
+    source = imagenet.SOURCES["resnet18"]
+    monkeypatch.setitem(imagenet.SOURCES, "resnet18",
+                        dataclasses.replace(source, url=remote.as_uri()))
+    path = imagenet.imagenet_weights("resnet18", r18)
+    assert path == str(folder / "resnet18_imagenet.weights.h5")
+    assert (folder / source.download_as).is_file()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [source.download_as, source.converted])  # no temporary file left behind
+
+    monkeypatch.setenv("TFAU_WEIGHTS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setitem(imagenet.SOURCES, "resnet18",
+                        dataclasses.replace(source, url=(tmp_path / "nothing").as_uri()))
+    with pytest.raises(FileNotFoundError, match="download failed.*tfau convert-weights resnet18"):
+        imagenet.imagenet_weights("resnet18", r18)
