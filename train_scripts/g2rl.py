@@ -4,7 +4,8 @@
     python train_scripts/g2rl.py --dataset disfa  # paper preset, 3-fold protocol
     python train_scripts/g2rl.py --help
 
-Adam 5e-4, /10 at epochs 5 and 10 of 10, batch 16 (paper 32), L2 5e-6 (Keras convention),
+Adam 5e-4, batch 32, /10 at epochs 10 and 15 of 15 (--preset paper_b16: batch 16, /10 at 5 and
+10 of 10), the code's L2 carried to unit targets (5e-6 / 255**2, last conv 5e-6),
 loss lambda * L_G + (1 - lambda) * L_S with lambda = 0.05 (model default).
 
 The recipe lives in tfau/recipes/ (tfau.recipes.get_recipe("g2rl")).
