@@ -9,8 +9,12 @@ dlib faces) reaches them through ``TFAU_FACE_ALIGNER``. Worker processes import 
 threads; the 2-process builds of every builder are ``slow``.
 """
 import hashlib
+import os
 import pathlib
+import subprocess
+import sys
 import tempfile
+import types
 
 import numpy as np
 import pytest
@@ -147,3 +151,54 @@ def test_progress_reports_frames_rate_and_estimate():
     line = progress.line()
     assert "25 frames" in line and "1/4 sequences" in line and "1.2 frames/s" in line
     assert "about 1.0 min left" in line  # 25 of 100 frames in 20 s: 60 s to go
+
+
+_RUN_UNITS = """
+import sys
+from apache_beam.internal import pickler
+from tfau_datasets import build_lib
+for path in sys.argv[1:]:
+    units = pickler.loads(open(path, "rb").read())
+    unit_id, fn = units[0]
+    tally = build_lib.Tally(unit_id)
+    n = len(list(fn(tally)))
+    print(path.rsplit("/", 1)[-1], len(units), unit_id, n, tally["examples"])
+"""
+
+
+def test_units_of_builders_loaded_as_tfds_build_does_run_without_the_datasets_folder(tmp_path):
+    """``tfds build datasets/disfa`` imports ``disfa.disfa_dataset_builder`` from the folder; Beam
+    workers do not have that folder on their path, so every unit must unpickle and run with
+    ``tfau_datasets`` alone (it failed with "No module named 'disfa'" before)."""
+    from apache_beam.internal import pickler  # pylint: disable=g-import-not-at-top
+    from etils import epath  # pylint: disable=g-import-not-at-top
+    from tensorflow_datasets.core.community import load  # pylint: disable=g-import-not-at-top
+    from tensorflow_datasets.core.utils import py_utils  # pylint: disable=g-import-not-at-top
+
+    cases = {"disfa": (HERE / "disfa" / "dummy_data", "intensity"),
+             "bp4d": (HERE / "bp4d" / "dummy_data" / "binghamton", "occurrence"),
+             "bp4d_plus": (HERE / "bp4d_plus" / "dummy_data", "occurrence"),
+             "synthetic_au": (tmp_path, TINY)}
+    paths = []
+    for name, (manual_dir, config) in cases.items():
+        with py_utils.add_sys_path(HERE):
+            cls = load.builder_cls_from_module(f"{name}.{name}_dataset_builder")
+        assert cls.__module__ == f"{name}.{name}_dataset_builder"
+        builder = cls(data_dir=str(tmp_path / "out"), config=config)
+        builder._use_beam = True  # pylint: disable=protected-access
+        generators = builder._split_generators(  # pylint: disable=protected-access
+            types.SimpleNamespace(manual_dir=epath.Path(manual_dir)))
+        transform = generators["fold1"]
+        path = tmp_path / f"{name}.units"
+        path.write_bytes(pickler.dumps(transform.units))
+        paths.append(str(path))
+    env = {**os.environ, lib.ALIGNER_ENV: "tfau_datasets.testing:FakeFaceAligner",
+           "PYTHONPATH": ""}
+    out = subprocess.run([sys.executable, "-c", _RUN_UNITS, *paths], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = {line.split()[0]: line.split()[1:] for line in out.stdout.splitlines()}
+    assert got == {"disfa.units": ["1", "SN001/left", "5", "5"],
+                   "bp4d.units": ["2", "F001/T1", "4", "4"],
+                   "bp4d_plus.units": ["2", "F001/T1", "4", "4"],
+                   "synthetic_au.units": ["2", "S001/Q01", "2", "2"]}, out.stdout

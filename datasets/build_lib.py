@@ -24,6 +24,8 @@ dropped by reason, every counter, and the landmark source of each sequence.
 from __future__ import annotations
 
 import collections
+import functools
+import importlib
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -187,11 +189,32 @@ def _run_unit(unit: Unit, namespace: str) -> Iterator[KeyExample]:
     beam.metrics.Metrics.counter(namespace, f"{_SEQ}{unit_id}:units").inc(1)
 
 
+PACKAGE = "tfau_datasets"
+
+
+def portable(fn):
+    """``fn`` (a function or ``functools.partial``) taken from the module under its installed
+    name. ``tfds build datasets/disfa`` imports the builder as ``disfa.disfa_dataset_builder``
+    (the folder put on ``sys.path``); Beam pickles functions by module name, and its workers,
+    which do not have that folder on their path, know the module only as
+    ``tfau_datasets.disfa.disfa_dataset_builder``."""
+    if isinstance(fn, functools.partial):
+        return functools.partial(portable(fn.func), *fn.args, **fn.keywords)
+    module = getattr(fn, "__module__", None) or ""
+    if not module or module == PACKAGE or module.startswith(PACKAGE + "."):
+        return fn
+    try:
+        installed = importlib.import_module(f"{PACKAGE}.{module}")
+    except ImportError:
+        return fn
+    return getattr(installed, fn.__qualname__, fn)
+
+
 def beam_transform(split: str, units: Sequence[Unit]):
     """The split as a ``beam.PTransform``: one unit per element, spread over the workers."""
     beam = tfds.core.lazy_imports.apache_beam
     namespace = f"{NAMESPACE}/{split}"
-    units = list(units)
+    units = [(unit_id, portable(fn)) for unit_id, fn in units]
 
     @beam.ptransform_fn
     def _examples(pipeline):
@@ -200,7 +223,9 @@ def beam_transform(split: str, units: Sequence[Unit]):
                 | "Spread" >> beam.Reshuffle()
                 | "Run" >> beam.FlatMap(_run_unit, namespace=namespace))
 
-    return _examples()  # pylint: disable=no-value-for-parameter
+    transform = _examples()  # pylint: disable=no-value-for-parameter
+    transform.units = units  # for tests: what the workers get
+    return transform
 
 
 def summaries_from_counters(counters: Iterable) -> Dict[str, dict]:
@@ -263,4 +288,4 @@ class BuilderMixin:
 
 
 __all__ = ["BuilderMixin", "Progress", "Tally", "Unit", "beam_transform", "local_generator",
-           "landmark_source", "split_summary", "summaries_from_counters"]
+           "portable", "landmark_source", "split_summary", "summaries_from_counters"]

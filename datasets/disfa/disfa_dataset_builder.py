@@ -110,17 +110,26 @@ class Builder(build_lib.BuilderMixin, tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, layout: "DisfaLayout", subjects: List[str], split: str = ""):
         config = self.builder_config
-        units = [(f"{s}/{layout.camera}",
-                  functools.partial(_subject_unit, layout.files(s), layout.camera, config))
-                 for s in subjects]
+        protocol = config.get_protocol()
+        units = []
+        for s in subjects:
+            f = layout.files(s, protocol)
+            # Arguments of tfau / tfau_datasets types only: a Beam worker imports this module as
+            # tfau_datasets.disfa..., not under the name `tfds build` gave it.
+            units.append((f"{s}/{layout.camera}", functools.partial(
+                _subject_unit, s, f.labels, f.video, f.landmarks, f.root, layout.camera,
+                protocol, config.redetect)))
         return self._run_units(split, units)
 
 
-def _subject_unit(files: "SubjectFiles", camera: str, config: DisfaConfig,
+def _subject_unit(subject: str, labels: Dict[int, lib.Entry], video: lib.Entry,
+                  landmarks: List[lib.Entry], root: str, camera: str,
+                  protocol: aus_lib.Protocol, redetect: bool,
                   tally: lib.Tally) -> Iterator[Tuple[str, dict]]:
     """One subject's examples (a build unit: runs here or on a Beam worker)."""
-    make_face = lib.FaceMaker("disfa66", tally, redetect=config.redetect)
-    yield from generate_files(files, camera, config.get_protocol(), make_face, tally)
+    make_face = lib.FaceMaker("disfa66", tally, redetect=redetect)
+    files = SubjectFiles(subject, labels, video, landmarks, root)
+    yield from generate_files(files, camera, protocol, make_face, tally)
 
 
 @dataclasses.dataclass
