@@ -270,3 +270,22 @@ def test_plot_option_and_plot_command(inputs, tiny_saved_model, tmp_path, capsys
     with pytest.raises(SystemExit, match="no face in frame 9"):
         cli.main(["plot", str(out / "astronaut.csv"), "--input", paths["astronaut"], "--frame",
                   "9", "--output", str(tmp_path / "x.png")])
+
+
+def test_synthetic_trained_model_says_so_once(inputs, tiny_saved_model, tmp_path, capsys):
+    paths, _ = inputs
+    predictor = export.load(tiny_saved_model)
+    assert not detector.is_synthetic(predictor.metadata)  # trained on "test"
+    predictor.metadata = {**predictor.metadata, "trained_on": "synthetic_au/disfa_intensity",
+                          "trained_on_synthetic": True}
+    code = cli.main(["predict", paths["astronaut"], paths["noface"], "--model", tiny_saved_model,
+                     "--output", str(tmp_path / "real"), "--no_progress"])
+    assert code == 0 and "pipeline" not in capsys.readouterr().err
+    stats = cli.predict_inputs([paths["astronaut"], paths["noface"]], predictor,
+                               str(tmp_path / "synthetic"), progress=False)
+    err = capsys.readouterr().err
+    assert stats.ok and err.count("synthetic_au's rendered faces") == 1
+    assert "not a validated AU detector" in err
+    # older exports without trained_on_synthetic: the dataset field decides
+    assert detector.is_synthetic({"dataset": "synthetic_au"})
+    assert not detector.is_synthetic({"dataset": "disfa"})
