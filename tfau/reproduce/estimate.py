@@ -60,7 +60,8 @@ def markdown(seeds=(1, 3)) -> str:
             if not hours:
                 continue
             n = len(hours)
-            lines.append(f"| {paper} {table} ({n} row{'s' if n > 1 else ''}, {spec['dataset']}) | " +
+            rows = f"{n} row{'s' if n > 1 else ''}"
+            lines.append(f"| {paper} {table} ({rows}, {spec['dataset']}) | " +
                          " | ".join(f"{s * sum(hours.values()):.1f}" for s in seeds) + " |")
     return "\n".join(lines)
 

@@ -421,7 +421,8 @@ def _plots(report: Dict[str, Any], folder: str) -> List[str]:
                 x = np.arange(len(aus)) + (2 * i) * width
                 ax.bar(x, ms, width, yerr=hs, label=f"{r['label']} (ours)")
                 pub = (r.get("published") or {}).get(metric) or {}
-                ax.bar(x + width, [pub.get(a, pub.get(a.replace("AU0", "AU"), np.nan)) for a in aus], width, alpha=0.5,
+                pub_values = [pub.get(a, pub.get(a.replace("AU0", "AU"), np.nan)) for a in aus]
+                ax.bar(x + width, pub_values, width, alpha=0.5,
                        label=f"{r['label']} (paper)")
             ax.set_xticks(np.arange(len(aus)) + 0.4 - width)
             ax.set_xticklabels(aus, rotation=45, fontsize=7)

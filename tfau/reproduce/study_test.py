@@ -194,7 +194,8 @@ def test_study_runs_rows_folds_seeds_and_resumes_after_a_kill(tmp_path, monkeypa
     killer = _FakeTrainer(kill_at=2)
     monkeypatch.setattr(training, "main", killer)
     with pytest.raises(KeyboardInterrupt):
-        study.run_study("g2rl", "1", out, dataset="disfa", seeds=2, log=lambda m, **k: lines.append(m))
+        study.run_study("g2rl", "1", out, dataset="disfa", seeds=2,
+                        log=lambda m, **k: lines.append(m))
     assert [c[3] for c in killer.calls] == ["1", "2"]
     assert lines[0].startswith("[reproduce] g2rl table 1: row baseline (1/2), fold 1, seed 1/2; "
                                "12 of 12 run(s) left")

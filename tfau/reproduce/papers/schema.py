@@ -62,7 +62,8 @@ def _expand_values(where: str, metric: str, values, aus: Sequence[str]) -> Dict[
 
 
 def table(title: str, *, metrics: Sequence[str], dataset: str, protocol: str, folds: str,
-          rows: List[Dict[str, Any]], aus: Sequence[str] = (), claims=(), **extra) -> Dict[str, Any]:
+          rows: List[Dict[str, Any]], aus: Sequence[str] = (), claims=(),
+          **extra) -> Dict[str, Any]:
     """Expands compact rows (``row``) into the dict form; checks ids, metrics and claims."""
     out_rows = []
     for r in rows:
