@@ -142,7 +142,7 @@ def _open_zip(chain: Tuple[str, ...]) -> zipfile.ZipFile:
     where = " > ".join(chain)
     try:
         if len(chain) == 1:
-            zf = zipfile.ZipFile(_open_for_library(epath.Path(chain[0])))
+            zf = zipfile.ZipFile(zip_source(epath.Path(chain[0])))
         else:
             zf = zipfile.ZipFile(io.BytesIO(_open_zip(chain[:-1]).read(chain[-1])))
     except (zipfile.BadZipFile, OSError, KeyError) as e:
@@ -444,6 +444,15 @@ def from_rows(rows: Mapping[int, np.ndarray], protocol: aus_lib.Protocol) -> Fra
 # --------------------------------------------------------------------------------------------
 # Landmarks
 # --------------------------------------------------------------------------------------------
+
+
+def zip_source(path: epath.Path):
+    """What ``zipfile.ZipFile`` opens: a local filename, or a seekable remote file object (a
+    multi-GB zip on GCS is read member by member, never whole into memory)."""
+    spath = str(path)
+    if "://" not in spath:
+        return spath
+    return epath.Path(path).open("rb")
 
 
 def _open_for_library(path: epath.Path):

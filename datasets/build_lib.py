@@ -172,6 +172,9 @@ def local_generator(name: str, split: str, units: Sequence[Unit], record: Callab
         progress.log()
         summary = split_summary(total.counts, per_seq, _subject_of)
         logging.info("%s", format_summary(name, split, summary))
+        if not summary["frames_kept"]:
+            logging.error("%s %s: no frame kept (TFDS cannot write an empty split): frames "
+                          "dropped %s", name, split, summary["frames_dropped_by_reason"])
         record(split, summary)
 
 

@@ -31,7 +31,8 @@ from tfau import aus as aus_lib
 from tfau_datasets.au_builder_lib import (FaceMaker, FrameLabels, Tally, _open_for_library,
                                           assign_splits, combine_per_au, decode_image, example,
                                           find_child, find_root, from_rows, list_dir, normalize,
-                                          parse_frame_values, parse_occurrence_csv)
+                                          parse_frame_values, parse_occurrence_csv,
+                                          zip_source)
 
 def read_bp4d_landmarks(path: epath.Path) -> List[Optional[np.ndarray]]:
     """BP4D / BP4D+ ``2DFeatures/F001_T1.mat`` (MATLAB v7.3 = HDF5).
@@ -227,7 +228,7 @@ class Bp4dLayout:
         if subject not in self._zips:
             self.close()  # one subject's archive open at a time
             try:
-                self._zips[subject] = zipfile.ZipFile(_open_for_library(archive))
+                self._zips[subject] = zipfile.ZipFile(zip_source(archive))
             except zipfile.BadZipFile as e:
                 raise ValueError(f"{archive}: not a readable zip file ({e})") from e
         return self._zips[subject]
