@@ -222,7 +222,10 @@ def _face_layers(item, frame_shape, metadata, task, au_names, aligned_size):
     maps = np.maximum(np.asarray(item.maps, np.float32), 0.0)
     owner = channel_aus(maps.shape[-1], metadata)
     scale = 5.0 if task == "intensity" else 1.0
-    heat_aligned = cv2.resize(np.max(maps, axis=-1) / scale, (aligned_size, aligned_size),
+    # The heat shows where the model looks: the face's strongest map is the top of the colour
+    # scale (at least a fifth of the output scale, so an all-quiet face stays faint).
+    top = max(float(maps.max()), 0.2 * scale)
+    heat_aligned = cv2.resize(np.max(maps, axis=-1) / top, (aligned_size, aligned_size),
                               interpolation=cv2.INTER_LINEAR)
     h, w = frame_shape[:2]
     m = np.asarray(item.transform, np.float64)
@@ -237,7 +240,7 @@ def _face_layers(item, frame_shape, metadata, task, au_names, aligned_size):
     shown = []
     for a, name in enumerate(au_names):
         value = row.get(_value_col(name, task))
-        if value is None or not row.get(f"{name}_c"):
+        if value is None or not np.isfinite(value) or value < LABEL_MIN * scale:
             continue
         chans = np.nonzero(owner == a)[0]
         if not len(chans):
@@ -245,10 +248,16 @@ def _face_layers(item, frame_shape, metadata, task, au_names, aligned_size):
         sub = maps[..., chans].max(axis=-1)
         yy, xx = np.unravel_index(int(np.argmax(sub)), sub.shape)
         pa = np.array([(xx + 0.5) * ratio - 0.5, (yy + 0.5) * ratio - 0.5, 1.0])
-        shown.append((float(value), name, tuple(inv @ pa)))
-    for value, name, xy in sorted(shown, reverse=True)[:6]:
-        labels.append((name, value, xy))
+        shown.append((float(value), name, tuple(inv @ pa), bool(row.get(f"{name}_c"))))
+    for value, name, xy, present in sorted(shown, reverse=True)[:6]:
+        labels.append((name, value, xy, present))
     return heat, labels
+
+
+LABEL_MIN = 0.05
+"""Overlays label AUs whose value is at least this fraction of the output scale (0.25 of
+intensity 0-5, probability 0.05), strongest first, at most 6 per face; present AUs (``_c = 1``)
+in yellow, the others in white."""
 
 
 def annotate_frame(image, items: Sequence[Any], au_names: Sequence[str], task: str,
@@ -274,12 +283,14 @@ def annotate_frame(image, items: Sequence[Any], au_names: Sequence[str], task: s
             texts += labels
         x0, y0 = int(row["face_x"]), int(row["face_y"])
         x1, y1 = int(row["face_x"] + row["face_width"]), int(row["face_y"] + row["face_height"])
-        texts.append((f"face {int(row['face_id'])} ({row['confidence']:.2f})", None, (x0, y0 - 6)))
+        texts.append((f"face {int(row['face_id'])} ({row['confidence']:.2f})", None,
+                      (x0, y0 - 6), False))
         item._box = (x0, y0, x1, y1)
     if heat.max() > 0:
         color = cv2.cvtColor(cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET),
                              cv2.COLOR_BGR2RGB)
-        alpha = (0.55 * np.clip(heat * 1.5, 0, 1))[..., None]
+        # transparent below a tenth of the scale: the face stays visible around the hot spots
+        alpha = (0.6 * np.clip((heat - 0.1) / 0.5, 0, 1))[..., None]
         frame = np.clip(frame * (1 - alpha) + color * alpha, 0, 255).astype(np.uint8)
     thick = max(1, round(max(h, w) / 500))
     for item in items:
@@ -290,13 +301,14 @@ def annotate_frame(image, items: Sequence[Any], au_names: Sequence[str], task: s
         for i in range(68):
             cv2.circle(frame, (int(round(row[f"x_{i}"])), int(round(row[f"y_{i}"]))), thick,
                        (255, 40, 40), -1)
-    font, fs = cv2.FONT_HERSHEY_SIMPLEX, max(0.4, max(h, w) / 1400)
-    for name, value, (x, y) in texts:
+    font, fs = cv2.FONT_HERSHEY_SIMPLEX, max(0.35, max(h, w) / 1400)
+    for name, value, (x, y), present in texts:
         text = name if value is None else f"{name} {value:.2f}" if task != "intensity" \
             else f"{name} {value:.1f}"
         org = (int(x), int(max(12, y)))
-        cv2.putText(frame, text, org, font, fs, (0, 0, 0), thick + 2, cv2.LINE_AA)
-        cv2.putText(frame, text, org, font, fs, (255, 255, 255), thick, cv2.LINE_AA)
+        cv2.putText(frame, text, org, font, fs, (0, 0, 0), thick + 1, cv2.LINE_AA)
+        cv2.putText(frame, text, org, font, fs, (255, 230, 0) if present else (255, 255, 255),
+                    thick, cv2.LINE_AA)
     return frame
 
 
