@@ -202,3 +202,18 @@ def test_units_of_builders_loaded_as_tfds_build_does_run_without_the_datasets_fo
                    "bp4d.units": ["2", "F001/T1", "4", "4"],
                    "bp4d_plus.units": ["2", "F001/T1", "4", "4"],
                    "synthetic_au.units": ["2", "S001/Q01", "2", "2"]}, out.stdout
+
+
+def test_local_generator_records_the_summary_and_explains_an_empty_split(caplog):
+    def unit(tally):
+        tally.add("skipped_no_face", 3)
+        return iter(())
+
+    recorded = {}
+    with caplog.at_level("INFO"):
+        out = list(build_lib.local_generator("x/cfg", "fold2", [("S1/T1", unit)],
+                                             recorded.__setitem__))
+    assert out == [] and recorded["fold2"]["frames_dropped_by_reason"] == {"skipped_no_face": 3}
+    assert recorded["fold2"]["landmark_source"] == {"S1/T1": "none"}
+    assert any("no frame kept" in r.getMessage() and "skipped_no_face" in r.getMessage()
+               for r in caplog.records)
