@@ -1,6 +1,9 @@
 """Backbones: ResNet-50 (keras.applications), ResNet-18 and HRNetV2-W18 (ours), deconv head.
 
 All take raw RGB images (float 0..255 or uint8) and normalise inside the model.
+``tfau.backbones.conversion`` maps the public PyTorch ImageNet checkpoints of HRNetV2-W18 and
+ResNet-18 onto ours (``weights="imagenet"``, ``.pth``/``.safetensors`` paths, ``tfau
+convert-weights``).
 """
 from tfau.backbones.common import ImageNormalization, load_local_weights
 from tfau.backbones.heads import (
