@@ -583,6 +583,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# commands that run without TensorFlow (Keras on JAX/PyTorch + NumPy); the others need it
+TF_FREE_COMMANDS = ("convert-weights",)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv
@@ -595,13 +599,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from tfau import TensorFlowRequiredError, quiet, require_tensorflow
 
-    if importlib.util.find_spec("tensorflow") is None:  # a JAX/PyTorch-only environment (issue 15)
+    no_tf = importlib.util.find_spec("tensorflow") is None  # JAX/PyTorch-only env (issue 15)
+    if no_tf and args.command not in TF_FREE_COMMANDS:
         try:
             require_tensorflow(f"`tfau {args.command}`")
         except TensorFlowRequiredError as e:
             print(f"tfau {args.command}: error: {e}", file=sys.stderr)
             return 2
-    quiet.quiet_tensorflow(verbose)
+    if not no_tf:
+        quiet.quiet_tensorflow(verbose)
     from tfau import detector as det_lib
     from tfau import export as export_lib
 

@@ -8,6 +8,7 @@ already train every model on TF).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -138,3 +139,14 @@ def test_keras_files_from_tensorflow_load_on_jax(tmp_path):
                                        rtol=1e-4, err_msg=f"{name} {key}")
         served = model.serving_model()(features["image"], training=False)
         np.testing.assert_allclose(np.asarray(served["au"]), data["o_au"], atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is not None,
+                    reason="checks the command line where TensorFlow is missing")
+def test_cli_says_what_needs_tensorflow(capsys):
+    from tfau.cli import TF_FREE_COMMANDS, main
+
+    assert main(["export", "--checkpoint", "run", "--output", "out"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tfau export: error: `tfau export` needs TensorFlow"), err
+    assert "convert-weights" in TF_FREE_COMMANDS
