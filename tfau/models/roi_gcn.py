@@ -35,6 +35,7 @@ import numpy as np
 from keras import ops
 
 from tfau import aus as aus_lib
+from tfau import decoding
 from tfau import geometry
 from tfau.backbones import DEFAULT_HEAD_FILTERS, build_encoder
 from tfau.models.base import (
@@ -76,12 +77,15 @@ def template_roi_windows(aus, image_size, map_size, window=ROI_WINDOW, eac_au10=
 
 
 def _windows_numpy(points, image_size, map_size, window):
-    centres = np.floor((points + 0.5) * (map_size / image_size) - 0.5 + 0.5)
-    grid = np.arange(map_size, dtype=np.float32)
-    half = window // 2
-    ix = (np.abs(grid[None, :] - centres[:, 0:1]) <= half).astype(np.float32)  # [2A, w]
-    iy = (np.abs(grid[None, :] - centres[:, 1:2]) <= half).astype(np.float32)  # [2A, h]
-    return np.einsum("ph,pw->hwp", iy, ix).astype(np.float32)
+    """``[..., h, w, 2A]`` window masks (``tfau.decoding.window_masks``) as float32 NumPy."""
+    return np.asarray(ops.convert_to_numpy(
+        decoding.window_masks(_map_centres(points, image_size, map_size), map_size, window)),
+        np.float32)
+
+
+def _map_centres(points, image_size, map_size):
+    """Image pixels -> map pixels, pixel-centre aligned (as ``tfau.targets.to_map_coords``)."""
+    return (points + 0.5) * (map_size / image_size) - 0.5
 
 
 @keras.saving.register_keras_serializable(package="tfau")
@@ -133,28 +137,11 @@ class RoiDecoder(keras.layers.Layer):
         s = ops.abs(lm[:, 39, 0] - lm[:, 42, 0])[:, None, None]
         points = ops.einsum("pk,bkc->bpc", ops.convert_to_tensor(self._weights), lm)
         points = points + ops.convert_to_tensor(self._offsets)[None] * s
-        centres = ops.floor((points + 0.5) * (self.map_size / self.image_size))  # -0.5 + 0.5
-        finite = ops.isfinite(centres)
-        centres = ops.where(finite, centres, ops.zeros_like(centres))
-        grid = ops.arange(self.map_size, dtype="float32")
-        half = float(self.window // 2)
-        ix = ops.cast(ops.abs(grid[None, None, :] - centres[:, :, 0:1]) <= half, "float32")
-        iy = ops.cast(ops.abs(grid[None, None, :] - centres[:, :, 1:2]) <= half, "float32")
-        ix = ix * ops.cast(finite[:, :, 0:1], "float32")
-        iy = iy * ops.cast(finite[:, :, 1:2], "float32")
-        return ops.einsum("bph,bpw->bhwp", iy, ix)
+        return decoding.window_masks(
+            _map_centres(points, self.image_size, self.map_size), self.map_size, self.window)
 
     def scores(self, maps, windows):
-        pred = ops.repeat(ops.cast(maps, "float32"), 2, axis=-1)  # channel 2a, 2a+1 <- AU a
-        count = ops.sum(windows, axis=(1, 2))
-        if self.reduce == "max":
-            inside = ops.where(windows > 0, pred, -np.inf)
-            means = ops.where(count > 0, ops.max(inside, axis=(1, 2)), -np.inf)
-        else:
-            total = ops.sum(pred * windows, axis=(1, 2))
-            means = ops.where(count > 0, total / ops.maximum(count, 1.0), -np.inf)
-        best = ops.max(ops.reshape(means, (-1, len(self.aus), 2)), axis=-1)
-        return ops.where(ops.isinf(best), ops.zeros_like(best), best)
+        return decoding.decode_roi(maps, windows, self.reduce)
 
     def call(self, maps, landmarks=None):
         if landmarks is None:
