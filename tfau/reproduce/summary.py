@@ -15,14 +15,14 @@ from tfau.reproduce.papers import PAPERS
 
 
 def awaiting(output: str, seeds: int, seconds_per_training: Optional[float] = None) -> str:
-    """Markdown list of the tables with claims that have no finished run in ``output``: their
+    """Markdown list of the tables tfau can train that have no finished run in ``output``: their
     runnable rows, the rows waiting for a switch, and (given the measured seconds per training
     of this machine) the estimated time of a run with ``seeds`` seeds."""
     lines = []
     for paper, doc in PAPERS.items():
         for table, spec in doc["tables"].items():
             folder = os.path.join(output, f"{paper}_table{table}")
-            if not spec["claims"] or (os.path.isdir(folder) and any(
+            if not any(r["method"] for r in spec["rows"]) or (os.path.isdir(folder) and any(
                     r.get("ours") for r in study.collect(paper, table, folder, seeds)["rows"])):
                 continue
             runnable = [r["id"] for r in spec["rows"] if study.row_status(r) is None]
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     p.add_argument("--plots", default=None)
     p.add_argument("--wall", action="append", default=[], metavar="'PAPER TABLE=TIME'")
     p.add_argument("--awaiting", type=float, default=None, metavar="SECONDS_PER_TRAINING",
-                   help="list the tables with claims and no run instead, with the time a run "
+                   help="list the tables without a run instead, with the time a run "
                         "would take at this many seconds per training")
     args = p.parse_args(argv)
     if args.awaiting is not None:
