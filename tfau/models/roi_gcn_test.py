@@ -206,6 +206,7 @@ def test_evaluation_outputs_landmark_and_template_windows(model):
 def test_trainer_evaluates_both_windows_in_a_tf_function(model):
     # The trainer's generic hook traces evaluation_outputs in a tf.function (autograph once
     # broke the model's static helpers there).
+    pytest.importorskip("tensorflow")  # the trainer (JAX CI stage: no TensorFlow)
     from tfau.training.trainer import evaluation_predictor
 
     features, _ = tu.batch(model)

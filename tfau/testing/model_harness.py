@@ -100,6 +100,8 @@ class _TargetsOrSkip:
     of issue 15) using any of its functions skips the calling test with the reason."""
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # pytest's collection probes __wrapped__ etc.: not a use
+            raise AttributeError(name)
         try:
             from tfau import targets
         except ImportError as err:
