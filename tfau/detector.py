@@ -402,15 +402,9 @@ class KerasPredictor:
     def predict(self, images) -> Dict[str, np.ndarray]:
         import tensorflow as tf
 
-        images = np.asarray(images)
-        single = images.ndim == 3
-        if single:
-            images = images[None]
-        if images.dtype != np.uint8:
-            raise TypeError(f"tfau: images must be uint8 RGB (0..255); got {images.dtype}")
-        if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
-            raise ValueError(f"tfau: images must be [batch, H, H, 3] aligned faces; got shape "
-                             f"{images.shape}")
+        from tfau.export import aligned_batch
+
+        images, single = aligned_batch(images)
         if len(images) == 0:
             return {"au": np.zeros([0, len(self.au_names)], np.float32)}
         x = tf.constant(images, tf.float32)

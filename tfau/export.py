@@ -22,7 +22,7 @@ import datetime
 import json
 import os
 import shutil
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -326,6 +326,21 @@ def _load_saved_model(path: str):
                          f"{msg[:300]})") from None
 
 
+def aligned_batch(images) -> Tuple[np.ndarray, bool]:
+    """``images`` (one ``[H, H, 3]`` or a batch ``[B, H, H, 3]`` of uint8 aligned RGB faces) as a
+    batch, and whether one image was given; a clear error for any other dtype or shape."""
+    images = np.asarray(images)
+    single = images.ndim == 3
+    if single:
+        images = images[None]
+    if images.dtype != np.uint8:
+        raise TypeError(f"tfau: images must be uint8 RGB (0..255); got {images.dtype}")
+    if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"tfau: images must be [batch, H, H, 3] aligned faces; got shape "
+                         f"{images.shape}")
+    return images, single
+
+
 class Predictor:
     """A loaded tfau SavedModel: ``Predictor(path).predict(uint8 faces) -> {"au", "maps"?}``."""
 
@@ -351,15 +366,7 @@ class Predictor:
         """``images``: uint8 ``[B, H, H, 3]`` (or one ``[H, H, 3]``) aligned RGB faces."""
         tf = require_tensorflow("SavedModel export and loading (tfau.export)")
 
-        images = np.asarray(images)
-        single = images.ndim == 3
-        if single:
-            images = images[None]
-        if images.dtype != np.uint8:
-            raise TypeError(f"tfau: images must be uint8 RGB (0..255); got {images.dtype}")
-        if images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
-            raise ValueError(f"tfau: images must be [batch, H, H, 3] aligned faces; got shape "
-                             f"{images.shape}")
+        images, single = aligned_batch(images)
         if len(images) == 0:  # an empty batch: empty outputs, no model call
             out = {"au": np.zeros([0, len(self.au_names)], np.float32)}
             if self.has_maps:
