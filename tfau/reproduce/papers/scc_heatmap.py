@@ -88,10 +88,10 @@ SCC_HEATMAP = paper(
                    protocol="disfa_intensity", folds="all", rows=[
             row("e_fi_fjmfi", "(e) (f_i, f_j - f_i), the default", "scc_heatmap", icc=.47,
                 mae=.20),
-            row("f_fi_fj", "(f) (f_i, f_j)", "scc_heatmap", options={"edge_function": "fi_fj"},
-                icc=.43, mae=.22),
+            row("f_fi_fj", "(f) (f_i, f_j)", "scc_heatmap",
+                options={"scc_edge_features": "centre_neighbour"}, icc=.43, mae=.22),
             row("g_fjmfi", "(g) f_j - f_i", "scc_heatmap",
-                options={"edge_function": "fj_minus_fi"}, icc=.38, mae=.21),
+                options={"scc_edge_features": "offset"}, icc=.38, mae=.21),
         ], claims=[
             better("(f_i, f_j - f_i) beats (f_i, f_j) in ICC (Table 3, e vs f)", "e_fi_fjmfi",
                    "f_fi_fj", "icc"),
