@@ -60,7 +60,9 @@ def test_script_writes_table_results_and_savedmodel(runs, name):
         assert all(0 <= res["accuracy"][a] <= 1 for a in protocol.au_names)
     with open(os.path.join(run_dir, "results.md")) as f:
         table = f.read()
-    assert "| " + " | ".join(["Metric", *protocol.au_names, "Avg"]) + " |" in table
+    # models that report several decodings (ROI-GCN, issue 11 item 4) add a Method column
+    columns = ["Metric", *(["Method"] if "variants" in doc else []), *protocol.au_names, "Avg"]
+    assert "| " + " | ".join(columns) + " |" in table
     assert table.split("\n", 2)[2] in stdout  # the same table was printed
     with open(os.path.join(run_dir, "run.json")) as f:
         run = json.load(f)
