@@ -478,20 +478,12 @@ def load_model(model) -> Any:
 
 
 def _load_run_folder(path: str) -> KerasPredictor:
-    import keras
-
+    from tfau import export as export_lib
     from tfau import runs as runs_lib
 
     run = _run_of(path)
     meta = _metadata_from_run(run, os.path.join(path, runs_lib.RUN_FILE))
-    weights = runs_lib.find_weights(path)
-    keras.mixed_precision.set_global_policy("float32")
-    model = runs_lib.build_from_run(run)
-    try:
-        model.load_weights(weights)
-    except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError on mismatched layers
-        raise _model_error(f"{weights}: cannot load the weights ({type(e).__name__}: "
-                           f"{str(e).strip()[:300]})") from None
+    model = export_lib.model_from_run(run, runs_lib.find_weights(path))
     serving = model.serving_model() if hasattr(model, "serving_model") else model
     return KerasPredictor(serving, meta, path)
 

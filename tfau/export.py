@@ -401,14 +401,29 @@ def load(path: str) -> Predictor:
     return Predictor(path)
 
 
+def model_from_run(run: Dict[str, Any], weights: str):
+    """The float32 model a run (``run.json`` contents) describes, with ``weights`` loaded;
+    ``ModelError`` naming the weights file when they do not load."""
+    import keras
+
+    from tfau import runs as runs_lib
+
+    keras.mixed_precision.set_global_policy("float32")
+    model = runs_lib.build_from_run(run)
+    try:
+        model.load_weights(weights)
+    except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError on mismatched layers
+        raise ModelError(f"{weights}: cannot load the weights ({type(e).__name__}: "
+                         f"{str(e).strip()[:300]})") from None
+    return model
+
+
 def export_checkpoint(checkpoint: str, output: str, overwrite: bool = False) -> str:
     """Exports a training checkpoint (a run folder, or a ``*.weights.h5`` inside one).
 
     The run folder's ``run.json`` (written by the trainer) says how to rebuild the model.
     ``output`` follows :func:`check_export_target` (checked before anything is built).
     """
-    import keras
-
     from tfau import aus as aus_lib
     from tfau import runs as runs_lib
 
@@ -439,13 +454,7 @@ def export_checkpoint(checkpoint: str, output: str, overwrite: bool = False) -> 
             run = json.load(f)
     except (OSError, ValueError) as e:
         raise ModelError(f"{run_file}: unreadable run file ({e})") from None
-    keras.mixed_precision.set_global_policy("float32")
-    model = runs_lib.build_from_run(run)
-    try:
-        model.load_weights(weights)
-    except Exception as e:  # noqa: BLE001 - h5py OSError, ValueError on mismatched layers
-        raise ModelError(f"{weights}: cannot load the weights ({type(e).__name__}: "
-                         f"{str(e).strip()[:300]})") from None
+    model = model_from_run(run, weights)
     protocol = aus_lib.get_protocol(run["protocol"], run.get("threshold"))
     return export_saved_model(
         model, output, protocol=protocol, image_size=run["image_size"], method=run["method"],
