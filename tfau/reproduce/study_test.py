@@ -295,3 +295,23 @@ def test_summary_lists_the_tables_awaiting_a_run(tmp_path):
                                     "at this preset")
     md = summary.summarize(folder, seeds=3)
     assert "| re_net 7 | RE-Net beats ResNet-18 (Table 7) | held |" in md
+
+
+def test_study_presets_are_the_tiny_preset_resized_for_every_runnable_row():
+    """``--preset study`` / ``fold64`` on any runnable row: the row's recipe gains the preset,
+    built from its tiny preset with the study sizes (fold64: whole splits, 6 epochs)."""
+    for paper, doc in papers.PAPERS.items():
+        for table in doc["tables"].values():
+            for row in table["rows"]:
+                if study.row_status(row) is not None:
+                    continue
+                for name, sizes in study.STUDY_PRESETS.items():
+                    recipe = study._row_recipe(row, name)
+                    preset = recipe.presets[name]
+                    for key, value in sizes.items():
+                        assert getattr(preset, key) == value, (paper, row["id"], name, key)
+                    assert preset.backbone == recipe.presets["tiny"].backbone
+    fold64 = study.STUDY_PRESETS["fold64"]
+    assert fold64["max_train_examples"] is None and fold64["max_test_examples"] is None
+    with pytest.raises(SystemExit, match="fold64"):
+        study._row_recipe(papers.PAPERS["g2rl"]["tables"]["fig7"]["rows"][0], "nope")
