@@ -418,6 +418,13 @@ def _plots(report: Dict[str, Any], folder: str) -> List[str]:
             ax.errorbar(xs, ms, yerr=hs, marker="o", capsize=3, label="ours")
             if max(xs) / min(xs) > 20:   # sigma 0.2-5, lambda 0.005-0.5; k 3-9 stays linear
                 ax.set_xscale("log")
+                ax.minorticks_off()
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
+            for r in rows:   # rows outside the sweep (Fig. 7's ResNet-Deconv): a level line
+                if r.get("sweep_value") is None:
+                    m = r["ours"][metric]["avg"]["mean"]
+                    ax.axhline(m, color="grey", linestyle="--", label=f"{r['label']} (ours)")
+            ax.legend(fontsize=8)
             ax.set_xlabel(report.get("sweep") or "value")
         else:
             aus = [a for a in rows[0]["ours"][metric]]
