@@ -25,6 +25,7 @@ LOWER_IS_BETTER = ("mae",)
 # Below these averages a row has not learned (ICC 0 = no agreement, F1 0 = never predicts an AU);
 # a claim between two such rows is inconclusive: the preset is too small to separate them.
 CHANCE_LEVEL = {"icc": 0.05, "f1": 5.0}
+FAILED_JSON = "failed.json"   # in a seed's folder: the error of its last training, if it raised
 CHANCE_NOTE = "rows at chance level (the preset did not learn): too small to separate them"
 # Study presets sized for the reproduction study on a 2-core CPU (RESULTS.md): the recipe's tiny
 # preset with more data, one fold.
@@ -160,6 +161,7 @@ def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au"
         jobs += [(row, recipe, s, f, config or row_config) for s in range(seeds) for f in folds]
     rows = list(dict.fromkeys(j[0]["id"] for j in jobs))
     times: List[float] = []
+    failures: List[str] = []   # "<row> seed <S>: <error>" of trainings that raised
     started = 0
     t_study = time.time()
     for i, (row, recipe, seed, fold, config) in enumerate(jobs):
@@ -190,14 +192,31 @@ def run_study(paper: str, table: str, output: str, dataset: str = "synthetic_au"
         if preset:
             argv += ["--preset", preset]
         t0 = time.time()
-        training.main(recipe, argv)
+        failed_file = os.path.join(run_dir, FAILED_JSON)
+        if os.path.exists(failed_file):
+            os.remove(failed_file)   # a rerun retries a failed training
+        try:
+            training.main(recipe, argv)
+        except Exception as e:  # noqa: BLE001 - one row that cannot train must not stop the study
+            message = f"{type(e).__name__}: {str(e).strip()[:300]}"
+            log(f"[reproduce] {paper} table {table}: {where} FAILED ({message}); going on with "
+                f"the next run", flush=True)
+            os.makedirs(run_dir, exist_ok=True)
+            with open(failed_file, "w") as f:
+                json.dump({"fold": fold, "seed": seed, "error": message}, f)
+            failures.append(f"{row['id']} seed {seed + 1}: {message}")
+            continue
         times.append(time.time() - t0)
         started += 1
         _finish_seed(run_dir, [f for (r, _, s, f, _) in jobs if r is row and s == seed])
     report = collect(paper, table, folder, seeds)
+    report["failures"] = failures
     report["wall_seconds_this_call"] = round(time.time() - t_study, 1)
     write_report(report, folder)
     log(f"[reproduce] report: {os.path.join(folder, 'report.md')}")
+    if failures:
+        log(f"[reproduce] {paper} table {table}: {len(failures)} training(s) failed (in the "
+            f"report; rerun with the same --output to retry them): " + "; ".join(failures))
     return report
 
 
@@ -217,6 +236,18 @@ def _finish_seed(run_dir: str, folds: Sequence[int]) -> None:
         json.dump({"title": f"mean of folds {list(folds)}", "folds": list(folds),
                    "results": mean}, f, indent=1, default=lambda o: None)
     os.replace(tmp, os.path.join(run_dir, runs_lib.RESULTS_JSON))
+
+
+def _failures(row_dir: str, seeds: int) -> List[str]:
+    """``"seed <S>: <error>"`` of the seeds whose last training raised (``failed.json``),
+    one line per distinct error."""
+    out: Dict[str, List[int]] = {}
+    for s in range(seeds):
+        path = os.path.join(row_dir, f"seed{s}", FAILED_JSON)
+        if os.path.exists(path):
+            with open(path) as f:
+                out.setdefault(json.load(f)["error"], []).append(s + 1)
+    return [f"seed {', '.join(map(str, v))}: {k}" for k, v in out.items()]
 
 
 def _load(run_dir: str) -> Optional[Dict[str, Any]]:
@@ -256,6 +287,9 @@ def collect(paper: str, table: str, folder: str, seeds: int) -> Dict[str, Any]:
             per_seed = [_load(os.path.join(folder, row["id"], f"seed{s}")) for s in range(seeds)]
             per_seed = [r for r in per_seed if r]
             entry["status"] = f"{len(per_seed)}/{seeds} seed(s)"
+            errors = _failures(os.path.join(folder, row["id"]), seeds)
+            if errors:
+                entry["status"] += "; failed: " + "; ".join(errors)
             ours: Dict[str, Any] = {}
             for metric in spec["metrics"]:
                 if not per_seed or metric not in per_seed[0]:
@@ -326,6 +360,9 @@ def judge_claims(spec: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[Dict[
                             differ = True
                 means = [v[0] for v in vals]
                 detail = f"range of means {max(means) - min(means):.3f}"
+                missing = [rid for rid in claim["rows"] if avg(rid, metric) is None]
+                if missing:
+                    detail += f" (without {', '.join(missing)}: no run)"
                 chance = all(_at_chance(metric, m) for m in means) or all(
                     _chance_pair({"metric": metric, "a": rid, "b": rid}, by_id)
                     for rid in claim["rows"])
@@ -472,10 +509,12 @@ def main(args) -> int:
             raise SystemExit(f"--dataset {args.dataset}: {args.paper} has no table on it")
     if args.seeds < 1:
         raise SystemExit("--seeds must be >= 1")
+    failed = 0
     for t in tables:
-        run_study(args.paper, t, args.output, args.dataset, args.preset, args.seeds,
-                  config=args.config, data_dir=args.data_dir)
-    return 0
+        report = run_study(args.paper, t, args.output, args.dataset, args.preset, args.seeds,
+                           config=args.config, data_dir=args.data_dir)
+        failed += len((report or {}).get("failures") or ())
+    return 1 if failed else 0
 
 
 def add_parser(sub) -> None:

@@ -315,3 +315,46 @@ def test_study_presets_are_the_tiny_preset_resized_for_every_runnable_row():
     assert fold64["max_train_examples"] is None and fold64["max_test_examples"] is None
     with pytest.raises(SystemExit, match="fold64"):
         study._row_recipe(papers.PAPERS["g2rl"]["tables"]["fig7"]["rows"][0], "nope")
+
+
+def test_a_row_that_cannot_train_is_reported_and_the_study_goes_on(tmp_path, monkeypatch):
+    """SCC Fig. 6's k = 9 needs 9 channels at the last deconvolution; at width 0.125 it has 8 and
+    the model raises. The other rows train, the report says which row failed and why, the CLI
+    exits 1, and a rerun retries only the failed row."""
+    import argparse
+
+    from tfau import training
+
+    fake = _FakeTrainer()
+
+    def trainer(recipe, argv):
+        if recipe.model_options.get("k") == 9:
+            raise ValueError("SCCLayer needs at least k = 9 nodes, got 8")
+        return fake(recipe, argv)
+
+    monkeypatch.setattr(training, "main", trainer)
+    lines = []
+    report = study.run_study("scc_heatmap", "fig6", str(tmp_path), preset="tiny", seeds=2,
+                             log=lambda m, **k: lines.append(m))
+    assert len(fake.calls) == 6   # k = 3, 5, 7 x 2 seeds
+    assert len(report["failures"]) == 2 and "k9 seed 1: ValueError" in report["failures"][0]
+    rows = {r["id"]: r for r in report["rows"]}
+    assert rows["k9"]["status"] == ("0/2 seed(s); failed: seed 1, 2: ValueError: SCCLayer needs "
+                                    "at least k = 9 nodes, got 8")
+    assert rows["k7"]["status"] == "2/2 seed(s)"
+    assert sum("FAILED (ValueError" in m for m in lines) == 2
+    assert "failed: seed 1, 2" in study.render_markdown(report)
+    # The CLI reports the failure in its exit status; a rerun retries only the failed row.
+    again = _FakeTrainer()
+    monkeypatch.setattr(training, "main", again)
+    args = argparse.Namespace(paper="scc_heatmap", table="fig6", dataset="synthetic_au", seeds=2,
+                              output=str(tmp_path), preset="tiny", config=None, data_dir=None)
+    assert study.main(args) == 0
+    assert [c[0] for c in again.calls] == ["scc_heatmap"] * 2
+    report = study.collect("scc_heatmap", "fig6", os.path.join(str(tmp_path),
+                                                               "scc_heatmap_tablefig6"), 2)
+    assert {r["id"]: r["status"] for r in report["rows"]}["k9"] == "2/2 seed(s)"
+    monkeypatch.setattr(training, "main", trainer)
+    shutil_rm = __import__("shutil").rmtree
+    shutil_rm(os.path.join(str(tmp_path), "scc_heatmap_tablefig6", "k9"))
+    assert study.main(args) == 1
