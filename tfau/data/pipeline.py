@@ -36,7 +36,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 _MALLOC_TUNED = False
 
 
-def tune_malloc(threshold: int = 256 << 20, arenas: Optional[int] = -1) -> bool:
+def tune_malloc(threshold: int = 256 << 20) -> bool:
     """Keeps freed batch buffers in glibc's heap instead of returning them to the OS.
 
     A float32 batch of 256x256 faces is 25 MB per 32 images; glibc serves blocks that large with
@@ -46,18 +46,12 @@ def tune_malloc(threshold: int = 256 << 20, arenas: Optional[int] = -1) -> bool:
     for the per-thread arenas of TensorFlow's and Eigen's worker threads, which otherwise hand
     their heaps' tops back (``MADV_DONTNEED``) and fault them in again on the next op: in the main
     job (XLA on CPU) the three settings cut a 1-epoch run's minor page faults from 4.5 M to 1.7 M
-    and its system time from 19 to 8.5 s. ``M_ARENA_MAX`` (``arenas``; default the CPU count,
-    None leaves glibc's 8 per CPU) caps the number of those arenas: with XLA's and ynn's extra
-    worker pools (TF 2.21) the pad alone no longer held, and a 4-epoch, 640-frame main-job run
-    paid 4.1 M faults / 13 s system time; with the cap 2.3 M / 7.6 s, same results to the last
-    digit (2026-12-06, BENCHMARKS.md). Called by the trainer at start-up and by
+    and its system time from 19 to 8.5 s. Called by the trainer at start-up and by
     ``make_pipeline``; set ``TFAU_MALLOPT=0`` to skip. No-op off glibc. Returns True if applied.
     (``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` environment variables, set before
     Python starts, do the same and reach allocations made at start-up too.)
     """
     global _MALLOC_TUNED
-    if arenas == -1:
-        arenas = os.cpu_count() or 0
     if _MALLOC_TUNED or os.environ.get("TFAU_MALLOPT", "1") == "0" or not sys.platform.startswith("linux"):
         return _MALLOC_TUNED
     try:
@@ -65,8 +59,6 @@ def tune_malloc(threshold: int = 256 << 20, arenas: Optional[int] = -1) -> bool:
         ok = libc.mallopt(-3, int(threshold)) == 1  # M_MMAP_THRESHOLD
         ok = libc.mallopt(-1, int(2 * threshold)) == 1 and ok  # M_TRIM_THRESHOLD
         ok = libc.mallopt(-2, int(threshold // 4)) == 1 and ok  # M_TOP_PAD
-        if arenas:
-            ok = libc.mallopt(-8, int(arenas)) == 1 and ok  # M_ARENA_MAX
     except (OSError, AttributeError):
         return False
     _MALLOC_TUNED = ok
