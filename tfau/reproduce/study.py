@@ -25,8 +25,8 @@ LOWER_IS_BETTER = ("mae",)
 # Below these averages a row has not learned (ICC 0 = no agreement, F1 0 = never predicts an AU);
 # a claim between two such rows is inconclusive: the preset is too small to separate them.
 CHANCE_LEVEL = {"icc": 0.05, "f1": 5.0}
-FAILED_JSON = "failed.json"   # in a seed's folder: the error of its last training, if it raised
 CHANCE_NOTE = "rows at chance level (the preset did not learn): too small to separate them"
+FAILED_JSON = "failed.json"   # in a seed's folder: the error of its last training, if it raised
 # Study presets sized for the reproduction study on a 2-core CPU (RESULTS.md): the recipe's tiny
 # preset with more data, one fold.
 #   study   384 training / 256 test frames, 3 epochs (72 steps): enough for the occurrence models

@@ -1,6 +1,7 @@
 import json
 import math
 import os
+import shutil
 
 import pytest
 
@@ -355,6 +356,5 @@ def test_a_row_that_cannot_train_is_reported_and_the_study_goes_on(tmp_path, mon
                                                                "scc_heatmap_tablefig6"), 2)
     assert {r["id"]: r["status"] for r in report["rows"]}["k9"] == "2/2 seed(s)"
     monkeypatch.setattr(training, "main", trainer)
-    shutil_rm = __import__("shutil").rmtree
-    shutil_rm(os.path.join(str(tmp_path), "scc_heatmap_tablefig6", "k9"))
+    shutil.rmtree(os.path.join(str(tmp_path), "scc_heatmap_tablefig6", "k9"))
     assert study.main(args) == 1
